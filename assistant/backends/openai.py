@@ -1,0 +1,141 @@
+"""OpenAI and OpenAI-compatible servers (Ollama, vLLM, llama.cpp) through langchain-openai.
+
+The only module that imports openai or langchain-openai.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+import prompts
+from index import LLMError
+
+from ..models import REFUSAL
+from . import GenerationRequest
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = ["OpenAIBackend", "answer_messages"]
+
+
+def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
+    """The chat messages for an answer: rules, earlier turns, then sources and question."""
+    sources = "\n\n".join(
+        prompts.render(
+            "source",
+            n=n,
+            title=hit.title or "untitled",
+            source=hit.source or "unknown outlet",
+            published_at=hit.published_at or "undated",
+            text=hit.text,
+        ).strip()
+        for n, hit in enumerate(request.hits, start=1)
+    )
+    messages: list[BaseMessage] = [SystemMessage(prompts.render("answer_system", refusal=REFUSAL))]
+    for turn in request.history:
+        messages += [HumanMessage(turn.question), AIMessage(turn.answer)]
+    today = (request.today or date.today()).isoformat()
+    messages.append(
+        HumanMessage(
+            prompts.render("answer_user", sources=sources, question=request.question, today=today)
+        )
+    )
+    return messages
+
+
+class OpenAIBackend:
+    """A chat model behind the OpenAI API; failures become one clear `LLMError`."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float = 60.0,
+        retries: int = 2,
+        temperature: float = 0.0,
+    ) -> None:
+        from langchain_openai import ChatOpenAI
+
+        self.model = model
+        self.base_url = base_url or "https://api.openai.com/v1"
+        self.timeout = timeout
+        self.name = f"openai:{model}"
+        # A local server needs no key, but the client insists on one.
+        self._chat = ChatOpenAI(
+            model=model,
+            api_key=api_key or "not-needed",
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=retries,
+            temperature=temperature,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIBackend:
+        """Build from ASSISTANT_LLM_* and OPENAI_* settings."""
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return cls(
+            model=settings.llm_model,
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout,
+            retries=settings.llm_retries,
+            temperature=settings.llm_temperature,
+        )
+
+    def generate(self, request: GenerationRequest) -> Iterator[str]:
+        """Stream the model's answer; the openai client retries 429/5xx/timeouts itself."""
+        try:
+            for chunk in self._chat.stream(answer_messages(request)):
+                text = _text_of(chunk.content)
+                if text:
+                    yield text
+        except LLMError:
+            raise
+        except Exception as e:
+            raise self._explain(e) from e
+
+    def _explain(self, error: Exception) -> LLMError:
+        import openai
+
+        where = f"the LLM server at {self.base_url}"
+        if isinstance(error, openai.AuthenticationError):
+            return LLMError(f"{where} rejected the API key (401); check OPENAI_API_KEY")
+        if isinstance(error, openai.PermissionDeniedError):
+            return LLMError(f"{where} refused access (403); check the key's permissions")
+        if isinstance(error, openai.RateLimitError):
+            return LLMError(
+                f"{where} is rate limiting requests (429) and retries ran out; wait a moment "
+                "and ask again, or raise ASSISTANT_LLM_RETRIES"
+            )
+        if isinstance(error, openai.NotFoundError):
+            return LLMError(
+                f"{where} does not know model {self.model!r} (404); set ASSISTANT_LLM_MODEL"
+            )
+        if isinstance(error, openai.APITimeoutError):
+            return LLMError(
+                f"{where} did not answer within {self.timeout:g} s; raise ASSISTANT_LLM_TIMEOUT "
+                "or check the server"
+            )
+        if isinstance(error, openai.APIConnectionError):
+            return LLMError(f"cannot reach {where}; check OPENAI_BASE_URL and that the server runs")
+        if isinstance(error, openai.APIStatusError):
+            return LLMError(f"{where} failed with HTTP {error.status_code}; try again later")
+        return LLMError(
+            f"{where} sent a reply that could not be read ({type(error).__name__}: {error})"
+        )
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return ""

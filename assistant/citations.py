@@ -1,0 +1,216 @@
+"""Citation checking: every claim of an answer is matched to the source sentence that
+supports it, whatever markers the writer put (or did not put) on it.
+
+Sources are the retrieved chunks, numbered 1..k in the prompt. A claim's [n] markers
+say where to look first; the quote comes from the stored chunk text and its offsets, so
+`quote == article body[start:end]` always holds. A claim no source supports is reported
+as unsupported instead of being cited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index import Embedder, Hit, split_sentences
+
+from .models import REFUSAL, Citation
+from .text import content_tokens, normalise
+
+__all__ = [
+    "SUPPORT_THRESHOLD",
+    "Checked",
+    "SourceSentence",
+    "SupportScorer",
+    "check_citations",
+    "is_refusal",
+    "source_sentences",
+    "split_claims",
+]
+
+# Below this support score a claim counts as unsupported (a blend of cosine similarity and
+# the share of the claim's content words found in the sentence; see SupportScorer).
+SUPPORT_THRESHOLD = 0.5
+
+_MARKERS = re.compile(r"\s*\[(\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*)\]")
+# Markers written after the full stop belong to the sentence before it.
+_MARKERS_AFTER_STOP = re.compile(
+    r"([.!?][\"'”’)]*)((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)"
+)
+_END = re.compile(r"[.!?]$")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSentence:
+    """A sentence of a retrieved chunk, with offsets into its article's body."""
+
+    source: int  # 1-based number of the chunk in the prompt
+    hit: Hit
+    start: int
+    end: int
+    text: str
+
+
+def source_sentences(hits: Sequence[Hit]) -> list[SourceSentence]:
+    """The sentences of every retrieved chunk, numbered by chunk."""
+    out = []
+    for number, hit in enumerate(hits, start=1):
+        for start, end in split_sentences(hit.text):
+            out.append(
+                SourceSentence(number, hit, hit.start + start, hit.start + end, hit.text[start:end])
+            )
+    return out
+
+
+@dataclass(slots=True)
+class Claim:
+    """A sentence of a draft answer and the source numbers it cites."""
+
+    text: str
+    markers: list[int]
+    start: int
+    end: int
+
+
+def split_claims(draft: str) -> tuple[str, list[Claim]]:
+    """The draft (markers moved before the full stop) and its sentences with their markers."""
+    draft = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), draft)
+    claims = []
+    for start, end in split_sentences(draft):
+        sentence = draft[start:end]
+        markers = [
+            int(n) for m in _MARKERS.finditer(sentence) for n in re.findall(r"\d+", m.group(1))
+        ]
+        text = _MARKERS.sub("", sentence).strip()
+        claims.append(Claim(text, markers, start, end))
+    return draft, claims
+
+
+def is_refusal(text: str) -> bool:
+    """True when a draft says the sources do not hold the answer."""
+    said = normalise(text).strip(" .")
+    return said.startswith(normalise(REFUSAL).strip(" .")) or said in {"not_found", "i don't know"}
+
+
+class SupportScorer:
+    """How well a sentence supports a claim: 0.5 x cosine similarity of their embeddings +
+    0.5 x the share of the claim's content words found in the sentence. A claim that is a
+    verbatim source sentence scores 1."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def scores(self, claims: Sequence[str], sentences: Sequence[str]) -> np.ndarray:
+        """A claims x sentences matrix of support scores."""
+        matrix = np.zeros((len(claims), len(sentences)), dtype=np.float32)
+        if not claims or not sentences:
+            return matrix
+        norm_sentences = [normalise(s) for s in sentences]
+        exact = np.zeros_like(matrix, dtype=bool)
+        for i, claim in enumerate(claims):
+            c = normalise(claim)
+            for j, s in enumerate(norm_sentences):
+                exact[i, j] = c == s
+        if exact.any(axis=1).all():
+            return exact.astype(np.float32)
+        vectors = self.embedder.encode([*claims, *sentences])
+        cosine = vectors[: len(claims)] @ vectors[len(claims) :].T
+        sentence_tokens = [set(content_tokens(s)) for s in sentences]
+        for i, claim in enumerate(claims):
+            tokens = set(content_tokens(claim))
+            for j, have in enumerate(sentence_tokens):
+                overlap = len(tokens & have) / len(tokens) if tokens else 0.0
+                matrix[i, j] = 0.5 * float(cosine[i, j]) + 0.5 * overlap
+        return np.where(exact, 1.0, matrix)
+
+
+@dataclass(slots=True)
+class Checked:
+    """A checked answer: renumbered text, its citations, the claims nothing supports."""
+
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+
+def _with_markers(text: str, numbers: list[int]) -> str:
+    if not numbers:
+        return text
+    marks = "".join(f"[{n}]" for n in numbers)
+    if _END.search(text):
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"
+
+
+def check_citations(
+    draft: str,
+    hits: Sequence[Hit],
+    scorer: SupportScorer,
+    *,
+    threshold: float = SUPPORT_THRESHOLD,
+) -> Checked:
+    """Verify and renumber the citations of a draft answer against the retrieved chunks."""
+    if not draft.strip() or is_refusal(draft) or not hits:
+        return Checked(REFUSAL, refused=True)
+    draft, claims = split_claims(draft)
+    sentences = source_sentences(hits)
+    checkable = [c for c in claims if len(content_tokens(c.text)) >= 2]
+    matrix = scorer.scores([c.text for c in checkable], [s.text for s in sentences])
+    by_claim = {id(c): row for c, row in zip(checkable, matrix, strict=True)}
+    numbering: dict[tuple[str, int, int], Citation] = {}
+    unsupported: list[str] = []
+    pieces: list[str] = []
+    cursor = 0
+    for claim in claims:
+        pieces.append(draft[cursor : claim.start])
+        cursor = claim.end
+        row = by_claim.get(id(claim))
+        if row is None:  # too short to state a fact ("In short:")
+            pieces.append(claim.text)
+            continue
+        best = _best_support(claim, row, sentences, threshold)
+        if best is None:
+            unsupported.append(claim.text)
+            pieces.append(claim.text)
+            continue
+        sentence, score = best
+        key = (sentence.hit.article_id, sentence.start, sentence.end)
+        if key not in numbering:
+            hit = sentence.hit
+            numbering[key] = Citation(
+                n=len(numbering) + 1,
+                article_id=hit.article_id,
+                title=hit.title,
+                source=hit.source,
+                published_at=hit.published_at,
+                url=hit.url,
+                quote=sentence.text,
+                start=sentence.start,
+                end=sentence.end,
+                score=round(float(score), 4),
+            )
+        pieces.append(_with_markers(claim.text, [numbering[key].n]))
+    pieces.append(draft[cursor:])
+    text = "".join(pieces).strip()
+    return Checked(text, refused=False, citations=list(numbering.values()), unsupported=unsupported)
+
+
+def _best_support(
+    claim: Claim, row: np.ndarray, sentences: list[SourceSentence], threshold: float
+) -> tuple[SourceSentence, float] | None:
+    """The cited sources' best sentence if it supports the claim, else the best anywhere."""
+    cited = {n for n in claim.markers if 1 <= n <= max((s.source for s in sentences), default=0)}
+    if cited:
+        scoped = [i for i, s in enumerate(sentences) if s.source in cited]
+        if scoped:
+            i = max(scoped, key=lambda j: row[j])
+            if row[i] >= threshold:
+                return sentences[i], float(row[i])
+    i = int(np.argmax(row))
+    if row[i] >= threshold:
+        return sentences[i], float(row[i])
+    return None

@@ -1,0 +1,238 @@
+"""The `assistant` command: ingest, ask, stats, articles, remove, serve.
+
+Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
+2 for usage and configuration errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from . import Answer, IngestReport, NewsAssistant
+
+__all__ = ["cli", "main"]
+
+
+def _assistant(ctx: click.Context) -> NewsAssistant:
+    from . import NewsAssistant, load_settings
+
+    if ctx.obj is None:
+        ctx.obj = NewsAssistant(load_settings())
+    return ctx.obj
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _safe(text: str) -> str:
+    """Article text for a terminal: control characters (escape sequences) removed."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="news-assistant")
+def cli() -> None:
+    """Ask questions of your news articles; every answer cites the sentences it comes from.
+
+    Settings come from environment variables (ASSISTANT_DATA_DIR, ASSISTANT_LLM, ...);
+    see the README.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from PATHS.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
+    """Index articles from files and folders (recursively): .txt .md .html .json .jsonl .pdf."""
+    assistant = _assistant(ctx)
+    progress = None
+    if not as_json and sys.stderr.isatty():
+
+        def progress(p: Any) -> None:
+            click.echo(
+                f"\r{p.files_done}/{p.files_total} files, {p.chunks_written} chunks",
+                nl=False,
+                err=True,
+            )
+
+    report = assistant.ingest(list(paths), rebuild=rebuild, progress=progress)
+    if progress:
+        click.echo("", err=True)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        _print_report(report)
+    ctx.exit(1 if report.failed else 0)
+
+
+def _print_report(report: IngestReport) -> None:
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.duplicates} duplicate, {report.removed} removed; "
+        f"{report.chunks} chunks written in {report.seconds:.1f} s"
+    )
+    for outcome in report.files:
+        if outcome.status == "duplicate":
+            click.echo(f"duplicate: {_safe(outcome.path)}: {_safe(outcome.detail)}")
+    for error in report.failed:
+        click.echo(f"failed: {_safe(error.path)}: {_safe(error.reason)}", err=True)
+
+
+def _parse_date(value: str | None, flag: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD", param_hint=flag
+        ) from None
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", "k", type=click.IntRange(1, 50), help="How many chunks to retrieve.")
+@click.option("--source", "sources", multiple=True, help="Only this outlet (repeatable).")
+@click.option("--since", help="Only articles published on or after YYYY-MM-DD.")
+@click.option("--until", help="Only articles published on or before YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    k: int | None,
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the indexed articles, with numbered sources."""
+    from index import SearchFilter
+
+    where = SearchFilter(
+        sources=sources, since=_parse_date(since, "--since"), until=_parse_date(until, "--until")
+    )
+    answer = _assistant(ctx).ask(question, k=k, where=where)
+    if as_json:
+        _echo_json(answer.to_dict())
+    else:
+        _print_answer(answer)
+
+
+def _print_answer(answer: Answer) -> None:
+    click.echo(_safe(answer.answer))
+    if answer.citations:
+        click.echo("\nSources:")
+    for c in answer.citations:
+        meta = ", ".join(x for x in (c.source, c.published_at) if x)
+        click.echo(f"[{c.n}] {_safe(c.title)}" + (f" ({_safe(meta)})" if meta else ""))
+        if c.url:
+            click.echo(f"    {_safe(c.url)}")
+        click.echo(f'    "{_safe(c.quote)}"')
+    if answer.unsupported:
+        click.echo("\nNot supported by any source:")
+        for sentence in answer.unsupported:
+            click.echo(f"  - {_safe(sentence)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Show what is indexed: articles, chunks, outlets, model and store."""
+    s = _assistant(ctx).stats()
+    if as_json:
+        _echo_json(s.to_dict())
+        return
+    click.echo(f"articles:        {s.articles}")
+    click.echo(f"chunks:          {s.chunks}")
+    click.echo(f"embedding model: {s.embedding_model}")
+    click.echo(f"store:           {s.store}")
+    click.echo(f"answers by:      {s.backend}")
+    if s.sources:
+        click.echo("outlets:")
+        for name, count in s.sources.items():
+            click.echo(f"  {count:5d}  {_safe(name)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def articles(ctx: click.Context, as_json: bool) -> None:
+    """List the indexed articles, newest first."""
+    records = _assistant(ctx).articles()
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "source": r.source,
+                    "published_at": r.published_at,
+                    "url": r.url,
+                    "path": r.path,
+                    "chunks": len(r.chunk_ids),
+                }
+                for r in records
+            ]
+        )
+        return
+    for r in records:
+        click.echo(
+            f"{r.published_at or '----------'}  {_safe(r.source or '-')[:20]:20}  {_safe(r.title)}"
+        )
+        click.echo(f"            id: {_safe(r.id)}")
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.pass_context
+def remove(ctx: click.Context, targets: tuple[str, ...]) -> None:
+    """Remove articles by id (URL) or by the file or folder they were read from."""
+    count = _assistant(ctx).remove(list(targets))
+    click.echo(f"removed {count} article{'s' if count != 1 else ''}")
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default ASSISTANT_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default ASSISTANT_PORT, 7860).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the chat in the browser (and Gradio's API)."""
+    from .ui import serve as serve_ui
+
+    assistant = _assistant(ctx)
+    serve_ui(assistant, host=host or assistant.settings.host, port=port or assistant.settings.port)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI; errors become one line on stderr and an exit status."""
+    from index.errors import AssistantError, UserError
+
+    try:
+        code = cli.main(args=argv, prog_name="assistant", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except AssistantError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2 if isinstance(e, UserError) else 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

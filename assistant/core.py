@@ -1,0 +1,228 @@
+"""`NewsAssistant`: the public API the CLI, the web UI and Gradio's API all call."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from index import (
+    ArticleRecord,
+    ChromaStore,
+    Embedder,
+    IngestProgress,
+    IngestReport,
+    SearchFilter,
+    UsageError,
+    ingest,
+    remove,
+)
+
+from .backends import Backend, make_backend
+from .chain import ChainInput, build_chain
+from .citations import SupportScorer
+from .models import Answer, AnswerChunk, Turn
+from .retrieval import Searcher
+from .settings import Settings
+
+__all__ = ["MAX_QUESTION_CHARS", "IndexStats", "NewsAssistant", "sample_corpus"]
+
+MAX_QUESTION_CHARS = 2000
+
+
+def sample_corpus() -> Path:
+    """The folder of sample articles shipped with the package."""
+    return Path(str(resources.files("assistant") / "samples"))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """What is in the index and where it lives."""
+
+    articles: int
+    chunks: int
+    sources: dict[str, int]
+    embedding_model: str
+    store: str
+    backend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `stats --json` object."""
+        return {
+            "articles": self.articles,
+            "chunks": self.chunks,
+            "sources": self.sources,
+            "embedding_model": self.embedding_model,
+            "store": self.store,
+            "backend": self.backend,
+        }
+
+
+def clean_question(question: str) -> str:
+    """The question with control characters removed; UsageError when empty or too long."""
+    text = "".join(
+        ch if not unicodedata.category(ch).startswith("C") else " " for ch in question or ""
+    )
+    text = " ".join(text.split())
+    if not text:
+        raise UsageError("the question is empty; type a question about your articles")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise UsageError(
+            f"the question is {len(text):,} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS:,} (ask about one thing at a time)"
+        )
+    return text
+
+
+class NewsAssistant:
+    """Ingest articles and answer questions about them with verified citations."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # Heavy parts load on first use, so the CLI's --help and `import assistant` stay fast.
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The embedding model (loaded on first encode)."""
+        return Embedder(self.settings.embedding_model, device=self.settings.device)
+
+    @cached_property
+    def store(self) -> ChromaStore:
+        """The Chroma store named by the settings (on disk, or a server)."""
+        s = self.settings
+        return ChromaStore(
+            path=None if s.chroma_host else s.data_dir / "chroma",
+            host=s.chroma_host,
+            port=s.chroma_port,
+            ssl=s.chroma_ssl,
+            headers=s.chroma_headers,
+            collection=s.collection,
+            embedding_model=s.embedding_model,
+        )
+
+    @cached_property
+    def backend(self) -> Backend:
+        """The answering backend (extractive, or an LLM)."""
+        return make_backend(self.settings, self.embedder)
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        """Retrieval over the store."""
+        return Searcher(self.store, self.embedder)
+
+    @cached_property
+    def chain(self) -> Any:
+        """The LCEL answering chain."""
+        return build_chain(
+            searcher=self.searcher, backend=self.backend, scorer=SupportScorer(self.embedder)
+        )
+
+    # -- answering -------------------------------------------------------------------------
+
+    def stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        k: int | None = None,
+        where: SearchFilter | None = None,
+        today: date | None = None,
+    ) -> Iterator[AnswerChunk]:
+        """Draft text as it is written, then a last chunk with the checked `Answer`."""
+        started = time.perf_counter()
+        inputs: ChainInput = {
+            "question": clean_question(question),
+            "history": list(history),
+            "k": k or self.settings.top_k,
+            "where": where,
+            "today": today or date.today(),
+        }
+        for chunk in self.chain.stream(inputs):
+            if chunk.answer is not None:
+                chunk.answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
+            yield chunk
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        k: int | None = None,
+        where: SearchFilter | None = None,
+        today: date | None = None,
+    ) -> Answer:
+        """The checked answer to `question`."""
+        final = None
+        for chunk in self.stream(question, history=history, k=k, where=where, today=today):
+            final = chunk.answer or final
+        assert final is not None, "the chain always ends with an answer"
+        return final
+
+    # -- the index -------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        rebuild: bool = False,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Index files and folders (see `index.ingest`)."""
+        return ingest(
+            paths,
+            store=self.store,
+            embedder=self.embedder,
+            rebuild=rebuild,
+            max_bytes=int(self.settings.max_file_mb * 1024 * 1024),
+            progress=progress,
+        )
+
+    def ensure_samples(self) -> IngestReport | None:
+        """Index the sample articles when the index is empty; None when it is not."""
+        articles, _ = self.store.counts()
+        if articles:
+            return None
+        return self.ingest([sample_corpus()])
+
+    def remove(self, targets: Sequence[str]) -> int:
+        """Remove articles by id or by the path they were read from."""
+        return remove(targets, store=self.store)
+
+    def articles(self) -> list[ArticleRecord]:
+        """Every indexed article, newest first."""
+        records = self.store.records().values()
+        return sorted(records, key=lambda r: (r.published_at, r.title), reverse=True)
+
+    def article(self, article_id: str) -> tuple[ArticleRecord, str]:
+        """An indexed article's record and full text."""
+        return self.store.get_article(article_id)
+
+    def stats(self) -> IndexStats:
+        """Counts, outlets, model and store location."""
+        articles, chunks = self.store.counts()
+        sources: dict[str, int] = {}
+        for record in self.store.records().values():
+            name = record.source or "(unknown outlet)"
+            sources[name] = sources.get(name, 0) + 1
+        return IndexStats(
+            articles=articles,
+            chunks=chunks,
+            sources=dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+            embedding_model=self.store.embedding_model,
+            store=self.store.location,
+            backend=self.backend_label,
+        )
+
+    @property
+    def backend_label(self) -> str:
+        """Which backend answers, in words, without loading anything."""
+        s = self.settings
+        if s.backend == "openai":
+            return f"LLM {s.llm_model} at {s.openai_base_url or 'api.openai.com'}"
+        return "offline extractive (no LLM)"

