@@ -19,6 +19,7 @@ from .backends import Backend, GenerationRequest
 from .citations import SupportScorer, check_citations
 from .models import REFUSAL, Answer, AnswerChunk, Turn
 from .retrieval import Searcher
+from .rewrite import standalone_question
 
 __all__ = ["ChainInput", "build_chain"]
 
@@ -44,8 +45,9 @@ def build_chain(
 
     def retrieve(inputs: ChainInput) -> dict[str, Any]:
         started = time.perf_counter()
-        hits = searcher.search(inputs["question"], k=inputs["k"], where=inputs["where"])
-        return {**inputs, "hits": hits, "timings": {"retrieve": _ms(started)}}
+        query = standalone_question(inputs["question"], inputs["history"])
+        hits = searcher.search(query, k=inputs["k"], where=inputs["where"])
+        return {**inputs, "query": query, "hits": hits, "timings": {"retrieve": _ms(started)}}
 
     def answer(state: dict[str, Any]) -> Iterator[AnswerChunk]:
         hits: list[Hit] = state["hits"]
@@ -78,6 +80,7 @@ def build_chain(
                 citations=checked.citations,
                 unsupported=checked.unsupported,
                 timings_ms=timings,
+                standalone_question=state["query"],
             )
         )
 

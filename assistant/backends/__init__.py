@@ -26,6 +26,7 @@ class GenerationRequest:
     hits: Sequence[Hit]
     history: Sequence[Turn] = ()
     today: date | None = None
+    query: str = ""  # the standalone form of a follow-up question ("" when the same)
 
 
 class Backend(Protocol):

@@ -61,7 +61,7 @@ class ExtractiveBackend:
         if not sentences:
             yield REFUSAL
             return
-        ranked = self.rank(request.question, sentences)
+        ranked = self.rank(request.query or request.question, sentences)
         best = ranked[0][0]
         if best < self.min_score:
             yield REFUSAL

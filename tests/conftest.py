@@ -1,0 +1,81 @@
+"""Shared fixtures: real embedding model, real Chroma in temp dirs, no network."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+# No test reaches the internet: no proxies, no hub downloads, no telemetry.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+# Settings come from the test, never from the developer's shell.
+for _var in list(os.environ):
+    if _var.startswith("ASSISTANT_") or _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        os.environ.pop(_var)
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "assistant" / "samples"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged all-MiniLM-L6-v2, loaded once per test session."""
+    from index import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def make_assistant(tmp_path, embedder):
+    """Build a NewsAssistant on a fresh data dir; keyword arguments become settings."""
+    from assistant import NewsAssistant, load_settings
+
+    def make(**overrides):
+        overrides.setdefault("data_dir", tmp_path / "data")
+        assistant = NewsAssistant(load_settings(**overrides))
+        assistant.__dict__["embedder"] = embedder  # share the loaded model
+        return assistant
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """A data dir with the sample corpus indexed once, copied for each test that uses it."""
+    from assistant import NewsAssistant, load_settings
+
+    data = tmp_path_factory.mktemp("sample-index")
+    assistant = NewsAssistant(load_settings(data_dir=data, llm="extractive"))
+    report = assistant.ingest([SAMPLES])
+    assert not report.failed, report.failed
+    return data
+
+
+@pytest.fixture
+def sample_assistant(tmp_path, sample_dir, embedder):
+    """An extractive NewsAssistant over its own copy of the indexed sample corpus."""
+    from assistant import NewsAssistant, load_settings
+
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    assistant = NewsAssistant(load_settings(data_dir=data, llm="extractive"))
+    assistant.__dict__["embedder"] = embedder
+    return assistant
