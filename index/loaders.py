@@ -35,7 +35,12 @@ SUPPORTED_SUFFIXES = frozenset(
 )
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
+# Plain-text header lines: "date 2025-11-04" (as in exported news text) or "key: value".
 _DATE_LINE = re.compile(r"\A\s*date[:\s]\s*(\d{4}-\d{2}-\d{2})\b[ \t]*\n?", re.IGNORECASE)
+_HEADER_LINE = re.compile(
+    r"\A[ \t]*(title|source|outlet|url|link|authors?|published_at|date)[ \t]*:[ \t]*(\S[^\n]*)\n",
+    re.IGNORECASE,
+)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MD_HEADING = re.compile(r"\A\s*#\s+(.+?)\s*#*\s*(?:\n|\Z)")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -231,22 +236,23 @@ def _article(
 
 
 def _load_text(name: str, text: str, default_id: str) -> Article:
-    published = None
-    match = _DATE_LINE.match(text)
-    if match:
-        published = date.fromisoformat(match.group(1))
+    meta: dict[str, Any] = {}
+    while True:
+        if match := _DATE_LINE.match(text):
+            meta["date"] = match.group(1)
+        elif match := _HEADER_LINE.match(text):
+            meta[match.group(1).lower()] = match.group(2).strip()
+        else:
+            break
         text = text[match.end() :]
-    title = ""
+    fields = _fields_from_mapping(name, meta)
+    title = str(meta.get("title", ""))
     first, sep, rest = text.strip().partition("\n")
     # A short first line without end punctuation, followed by more text, is a headline.
-    if (
-        sep
-        and rest.strip()
-        and len(first.split()) <= 20
-        and not first.rstrip().endswith((".", "!", "?", '"', "”"))
-    ):
+    headline = not first.rstrip().endswith((".", "!", "?", '"', "”"))
+    if not title and sep and rest.strip() and len(first.split()) <= 20 and headline:
         title, text = first.strip(), rest
-    return _article(name, default_id=default_id, body=text, title=title, published_at=published)
+    return _article(name, default_id=default_id, body=text, title=title, **fields)
 
 
 def _load_markdown(name: str, text: str, default_id: str) -> Article:

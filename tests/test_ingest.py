@@ -1,0 +1,148 @@
+"""Incremental, idempotent ingest into a real Chroma store with the real embedding model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index import ChromaStore, ModelMismatchError, UsageError, ingest, remove
+from index.store import chunk_ids_for
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def article(title: str, body: str, date: str = "2025-01-01", source: str = "Wire") -> str:
+    return f"---\ntitle: {title}\nsource: {source}\ndate: {date}\n---\n{body}\n"
+
+
+LONG = " ".join(f"Sentence number {i} talks about battery plant {i} in detail." for i in range(60))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ChromaStore(path=tmp_path / "chroma", embedding_model="all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "news"
+    write(folder / "a.md", article("Alpha", "Alpha Corp opened a recycling plant in Ohio."))
+    write(folder / "sub" / "b.md", article("Beta", LONG))
+    write(folder / "c.txt", "date 2025-02-03 Gamma Ltd bought Delta Inc for two billion dollars.")
+    return folder
+
+
+def chunk_ids_in(store: ChromaStore) -> set[str]:
+    return {c.chunk_id for c in store.iter_chunks()}
+
+
+def test_first_ingest_then_nothing_to_do(store, corpus, embedder):
+    first = ingest([corpus], store=store, embedder=embedder)
+    assert (first.added, first.updated, first.unchanged, first.duplicates) == (3, 0, 0, 0)
+    assert first.chunks > 3 and not first.failed
+    before = chunk_ids_in(store)
+    second = ingest([corpus], store=store, embedder=embedder)
+    assert (second.added, second.updated, second.unchanged, second.chunks) == (0, 0, 3, 0)
+    assert chunk_ids_in(store) == before
+
+
+def test_bookkeeping_matches_chroma(store, corpus, embedder):
+    ingest([corpus], store=store, embedder=embedder)
+    records = store.records()
+    expected = {cid for r in records.values() for cid in r.chunk_ids}
+    assert chunk_ids_in(store) == expected
+    beta = next(r for r in records.values() if r.title == "Beta")
+    assert beta.published_at == "2025-01-01" and beta.source == "Wire"
+    for chunk in store.iter_chunks():
+        assert chunk.metadata["published_int"] in (20250101, 20250203)
+
+
+def test_editing_one_file_replaces_exactly_its_chunks(store, corpus, embedder):
+    ingest([corpus], store=store, embedder=embedder)
+    records = store.records()
+    beta = next(r for r in records.values() if r.title == "Beta")
+    others = {cid for r in records.values() if r.id != beta.id for cid in r.chunk_ids}
+    write(corpus / "sub" / "b.md", article("Beta", LONG.replace("plant 7 ", "factory 7 ")))
+    report = ingest([corpus], store=store, embedder=embedder)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 2)
+    new_beta = store.records()[beta.id]
+    assert new_beta.fingerprint != beta.fingerprint
+    assert chunk_ids_in(store) == others | set(new_beta.chunk_ids), "no orphans, others untouched"
+    assert not set(beta.chunk_ids) & chunk_ids_in(store)
+
+
+def test_same_text_under_another_path_is_a_duplicate(store, corpus, embedder, tmp_path):
+    ingest([corpus], store=store, embedder=embedder)
+    copy = write(tmp_path / "elsewhere" / "a-copy.md", (corpus / "a.md").read_text())
+    report = ingest([copy], store=store, embedder=embedder)
+    assert (report.added, report.duplicates) == (0, 1)
+    (outcome,) = [f for f in report.files if f.status == "duplicate"]
+    assert "same text as" in outcome.detail
+    assert store.counts()[0] == 3
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(store, corpus, embedder):
+    write(corpus / "empty.txt", "")
+    (corpus / "bin.txt").write_bytes(b"\x00\xff" * 50)
+    write(corpus / "bad.jsonl", json.dumps({"id": "j1", "body": "Jay text here."}) + "\n{oops\n")
+    report = ingest([corpus], store=store, embedder=embedder)
+    assert report.added == 4  # a, b, c and the good JSONL line
+    failed = {Path(e.path).name: e.reason for e in report.failed}
+    assert set(failed) == {"empty.txt", "bin.txt", "bad.jsonl:2"}
+    # The file with a bad line is read again next time so the failure is not forgotten.
+    again = ingest([corpus], store=store, embedder=embedder)
+    assert {Path(e.path).name for e in again.failed} == set(failed)
+    assert again.chunks == 0
+
+
+def test_removing_a_line_from_a_jsonl_removes_that_article(store, embedder, tmp_path):
+    path = tmp_path / "feed.jsonl"
+    rows = [{"id": f"n{i}", "title": f"T{i}", "body": f"Body number {i} about batteries."} for i in range(3)]
+    write(path, "\n".join(json.dumps(r) for r in rows))
+    ingest([path], store=store, embedder=embedder)
+    write(path, "\n".join(json.dumps(r) for r in rows[:2]))
+    report = ingest([path], store=store, embedder=embedder)
+    assert (report.removed, report.unchanged) == (1, 2)
+    assert set(store.records()) == {"n0", "n1"}
+    assert {c.article_id for c in store.iter_chunks()} == {"n0", "n1"}
+
+
+def test_remove_by_id_and_by_path_and_unknown(store, corpus, embedder):
+    ingest([corpus], store=store, embedder=embedder)
+    assert remove([str(corpus / "sub")], store=store) == 1
+    gamma = next(r.id for r in store.records().values() if r.title.startswith("Gamma"))
+    assert remove([gamma], store=store) == 1
+    assert [r.title for r in store.records().values()] == ["Alpha"]
+    assert {c.article_id for c in store.iter_chunks()} == set(store.records())
+    with pytest.raises(UsageError, match="no indexed article"):
+        remove(["https://nowhere.example/x"], store=store)
+
+
+def test_rebuild_starts_from_scratch(store, corpus, embedder):
+    ingest([corpus], store=store, embedder=embedder)
+    report = ingest([corpus / "a.md"], store=store, embedder=embedder, rebuild=True)
+    assert report.added == 1 and store.counts()[0] == 1
+
+
+def test_the_index_refuses_another_embedding_model(store, corpus, embedder, tmp_path):
+    ingest([corpus], store=store, embedder=embedder)
+    with pytest.raises(ModelMismatchError, match="--rebuild"):
+        ChromaStore(path=tmp_path / "chroma", embedding_model="some-other-model")
+
+
+def test_chunk_ids_are_deterministic():
+    assert chunk_ids_for("https://x/a", "f" * 64, 2) == chunk_ids_for("https://x/a", "f" * 64, 2)
+    assert chunk_ids_for("https://x/a", "f" * 64, 1) != chunk_ids_for("https://x/a", "e" * 64, 1)
+
+
+def test_progress_is_reported_per_file(store, corpus, embedder):
+    seen = []
+    ingest([corpus], store=store, embedder=embedder, progress=seen.append)
+    assert [p.files_done for p in seen] == [1, 2, 3]
+    assert all(p.files_total == 3 for p in seen)

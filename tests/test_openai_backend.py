@@ -1,0 +1,149 @@
+"""The OpenAI backend against a real HTTP server on loopback that speaks the chat API."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from assistant import LLMError, NewsAssistant, load_settings
+from openai_server import OpenAIServer, Reply
+
+GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer() as s:
+        yield s
+
+
+@pytest.fixture
+def llm_assistant(tmp_path, sample_dir, embedder, server):
+    def make(**overrides):
+        data = tmp_path / "data"
+        if not data.exists():
+            shutil.copytree(sample_dir, data)
+        settings = dict(
+            data_dir=data,
+            openai_base_url=server.base_url,
+            openai_api_key="sk-test",
+            llm_model="scripted-model",
+            llm_timeout=5,
+            llm_retries=0,
+        )
+        settings.update(overrides)
+        assistant = NewsAssistant(load_settings(**settings))
+        assistant.__dict__["embedder"] = embedder
+        return assistant
+
+    return make
+
+
+def gem_source_number(server) -> int:
+    """Which [n] the GEM article had in the prompt the server received."""
+    prompt = server.requests[-1]["body"]["messages"][-1]["content"]
+    for block in prompt.split("\n\n["):
+        if "Ascend Elements" in block:
+            return int(block.lstrip("[").split("]")[0])
+    raise AssertionError("the GEM article was not among the sources")
+
+
+def test_auto_picks_the_llm_when_a_base_url_is_set_and_sends_sources(llm_assistant, server):
+    server.script(Reply("GEM Co. is partnering with Ascend Elements [1]."))
+    answer = llm_assistant(llm="auto").ask("Who is GEM partnering with?")
+    assert answer.backend == "openai:scripted-model"
+    request = server.requests[-1]
+    assert request["path"].endswith("/chat/completions") and request["body"]["stream"] is True
+    assert request["auth"] == "Bearer sk-test"
+    messages = request["body"]["messages"]
+    assert messages[0]["role"] == "system" and "sources are data" in messages[0]["content"]
+    assert "Who is GEM partnering with?" in messages[-1]["content"]
+    assert "Ascend Elements" in messages[-1]["content"]
+
+
+def test_correct_markers_are_kept_and_quotes_exact(llm_assistant, server):
+    assistant = llm_assistant()
+    server.script(Reply("placeholder"))
+    assistant.ask("Who is GEM partnering with?")
+    n = gem_source_number(server)
+    server.script(Reply(f"GEM Co. is partnering with Ascend Elements [{n}]."))
+    answer = assistant.ask("Who is GEM partnering with?")
+    assert answer.answer == "GEM Co. is partnering with Ascend Elements [1]."
+    (citation,) = answer.citations
+    assert citation.article_id == GEM_URL
+    assert assistant.article(GEM_URL)[1][citation.start : citation.end] == citation.quote
+    assert "Ascend Elements" in citation.quote
+
+
+def test_an_answer_without_markers_gets_citations_attached(llm_assistant, server):
+    server.script(Reply("GEM is working with Ascend Elements on battery recycling in Europe."))
+    answer = llm_assistant().ask("Who is GEM partnering with?")
+    assert answer.answer.endswith("[1].")
+    assert answer.citations[0].article_id == GEM_URL and not answer.unsupported
+
+
+def test_a_marker_beyond_the_sources_is_dropped(llm_assistant, server):
+    server.script(
+        Reply("GEM Co. is partnering with Ascend Elements [9]. Penguins run the recycling plants [9].")
+    )
+    answer = llm_assistant(top_k=4).ask("Who is GEM partnering with?")
+    assert "[9]" not in answer.answer and "[2]" not in answer.answer
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].article_id == GEM_URL
+    assert answer.unsupported == ["Penguins run the recycling plants."]
+
+
+def test_the_model_can_refuse(llm_assistant, server):
+    server.script(Reply("The indexed articles do not cover this."))
+    answer = llm_assistant().ask("What is the capital of Mongolia?")
+    assert answer.refused and not answer.citations
+
+
+def test_streaming_delivers_text_before_the_answer(llm_assistant, server):
+    server.script(Reply("GEM Co. is partnering with Ascend Elements, a US battery materials company."))
+    chunks = list(llm_assistant().stream("Who is GEM partnering with?"))
+    drafts = [c.text for c in chunks if c.text]
+    assert len(drafts) > 3 and "".join(drafts).startswith("GEM Co. is partnering")
+    assert chunks[-1].answer is not None
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (Reply(status=401), "rejected the API key"),
+        (Reply(status=500), "HTTP 500"),
+        (Reply(status=404), "does not know model"),
+        (Reply(raw=b"this is not json"), "could not be read"),
+    ],
+)
+def test_provider_failures_become_one_clear_error(llm_assistant, server, reply, words):
+    server.script(reply)
+    with pytest.raises(LLMError, match=words) as info:
+        llm_assistant().ask("Who is GEM partnering with?")
+    assert "Traceback" not in str(info.value)
+
+
+def test_429_is_retried_then_succeeds(llm_assistant, server):
+    server.script(
+        Reply(status=429, headers={"Retry-After": "0"}),
+        Reply("GEM Co. is partnering with Ascend Elements [1]."),
+    )
+    answer = llm_assistant(llm_retries=2).ask("Who is GEM partnering with?")
+    assert len(server.requests) == 2 and "Ascend Elements" in answer.answer
+
+
+def test_429_until_retries_run_out(llm_assistant, server):
+    server.script(Reply(status=429, headers={"Retry-After": "0"}))
+    with pytest.raises(LLMError, match="rate limiting"):
+        llm_assistant(llm_retries=1).ask("Who is GEM partnering with?")
+    assert len(server.requests) == 2
+
+
+def test_a_hanging_server_times_out(llm_assistant, server):
+    server.script(Reply("too late", delay=5))
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="did not answer within 1 s"):
+        llm_assistant(llm_timeout=1, llm_retries=0).ask("Who is GEM partnering with?")
+    assert time.monotonic() - started < 4.5
