@@ -1,0 +1,40 @@
+# One place for the commands people and CI use. Everything installs into $(VENV).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; a plain `pip install torch` may pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install run test lint bench browser clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q "$(TORCH)" -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) app.py
+
+# Browser tests drive Debian's chromium; install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: install browser
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/ingest.py
+	$(PY) bench/query.py
+	$(PY) bench/quality.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
