@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from . import Answer, IngestReport, NewsAssistant
+    from collections.abc import Callable
+
+    from index import IngestProgress, IngestReport
+
+    from .core import NewsAssistant
+    from .models import Answer
 
 __all__ = ["cli", "main"]
 
@@ -54,15 +59,14 @@ def cli() -> None:
 def ingest(ctx: click.Context, paths: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
     """Index articles from files and folders (recursively): .txt .md .html .json .jsonl .pdf."""
     assistant = _assistant(ctx)
-    progress = None
+    progress: Callable[[IngestProgress], None] | None = None
     if not as_json and sys.stderr.isatty():
 
-        def progress(p: Any) -> None:
-            click.echo(
-                f"\r{p.files_done}/{p.files_total} files, {p.chunks_written} chunks",
-                nl=False,
-                err=True,
-            )
+        def show(p: IngestProgress) -> None:
+            line = f"\r{p.files_done}/{p.files_total} files, {p.chunks_written} chunks"
+            click.echo(line, nl=False, err=True)
+
+        progress = show
 
     report = assistant.ingest(list(paths), rebuild=rebuild, progress=progress)
     if progress:

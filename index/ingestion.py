@@ -255,7 +255,7 @@ def _ingest_file(
         counts["removed"] += len(stale)
     for status in ("added", "updated", "unchanged", "removed"):
         if counts[status]:
-            report.files.append(FileOutcome(loaded.path, status, articles=counts[status]))  # type: ignore[arg-type]
+            report.files.append(FileOutcome(loaded.path, status, articles=counts[status]))
 
 
 def remove(targets: Sequence[str], *, store: ChromaStore) -> int:

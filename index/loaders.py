@@ -289,7 +289,7 @@ def _load_html(name: str, html: str, default_id: str) -> Article:
     import trafilatura
 
     try:
-        doc = trafilatura.bare_extraction(
+        doc: Any = trafilatura.bare_extraction(
             html, with_metadata=True, include_comments=False, include_tables=True
         )
     except Exception as e:  # trafilatura raises assorted lxml errors on broken markup
@@ -324,7 +324,7 @@ def _load_pdf(name: str, data: bytes, default_id: str) -> Article:
         if reader.is_encrypted:
             raise LoadError(name, "PDF is encrypted; save an unprotected copy")
         text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-        info = reader.metadata or {}
+        info: Any = reader.metadata or {}
     except LoadError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as e:

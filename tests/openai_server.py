@@ -78,7 +78,13 @@ class OpenAIServer:
                     time.sleep(reply.delay)
                 if reply.status != 200:
                     payload = json.dumps(
-                        {"error": {"message": f"scripted {reply.status}", "type": "error", "code": None}}
+                        {
+                            "error": {
+                                "message": f"scripted {reply.status}",
+                                "type": "error",
+                                "code": None,
+                            }
+                        }
                     ).encode()
                     self._send(reply.status, payload, "application/json", reply.headers)
                     return
@@ -88,10 +94,16 @@ class OpenAIServer:
                 if body.get("stream"):
                     self._stream(reply, body.get("model", "scripted"))
                 else:
-                    self._send(200, json.dumps(_completion(reply.text, body.get("model", "m"))).encode(),
-                               "application/json", reply.headers)
+                    self._send(
+                        200,
+                        json.dumps(_completion(reply.text, body.get("model", "m"))).encode(),
+                        "application/json",
+                        reply.headers,
+                    )
 
-            def _send(self, status: int, payload: bytes, kind: str, headers: dict[str, str]) -> None:
+            def _send(
+                self, status: int, payload: bytes, kind: str, headers: dict[str, str]
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
@@ -143,5 +155,7 @@ def _chunk(text: str, model: str, finish: str | None) -> dict[str, Any]:
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "delta": {"content": text} if text else {}, "finish_reason": finish}],
+        "choices": [
+            {"index": 0, "delta": {"content": text} if text else {}, "finish_reason": finish}
+        ],
     }

@@ -22,7 +22,11 @@ def test_the_seed_question_names_ascend_elements_with_an_exact_quote(sample_assi
     assert first.article_id == SAMPLE_GEM_URL and "Ascend Elements" in first.quote
     record, body = sample_assistant.article(first.article_id)
     assert body[first.start : first.end] == first.quote
-    assert (first.title, first.source, first.published_at) == (record.title, "Battery Brief", "2025-11-04")
+    assert (first.title, first.source, first.published_at) == (
+        record.title,
+        "Battery Brief",
+        "2025-11-04",
+    )
     assert first.url == SAMPLE_GEM_URL
 
 
@@ -77,7 +81,13 @@ def test_the_chain_streams_then_ends_with_the_answer(sample_assistant):
     assert isinstance(chunks[-1], AnswerChunk) and chunks[-1].answer is not None
     assert "".join(c.text for c in chunks[:-1]).strip()
     summed = sample_assistant.chain.invoke(
-        {"question": "Who is GEM partnering with?", "history": [], "k": 5, "where": None, "today": date.today()}
+        {
+            "question": "Who is GEM partnering with?",
+            "history": [],
+            "k": 5,
+            "where": None,
+            "today": date.today(),
+        }
     )
     assert summed.answer is not None and "Ascend Elements" in summed.answer.answer
     assert set(summed.answer.timings_ms) >= {"retrieve", "generate", "cite"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,10 +52,12 @@ def test_chunks_fit_the_budget_overlap_and_cover_every_sentence():
     for chunk in chunks:
         assert chunk.text == body[chunk.start : chunk.end]
         assert len(chunk.text.split()) <= 100
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.start < before.end, "consecutive chunks overlap by a sentence or two"
         assert after.end > before.end, "every chunk moves forward"
-    covered = {(s, e) for c in chunks for s, e in split_sentences(body) if c.start <= s and e <= c.end}
+    covered = {
+        (s, e) for c in chunks for s, e in split_sentences(body) if c.start <= s and e <= c.end
+    }
     assert covered == set(split_sentences(body))
 
 
@@ -74,7 +78,7 @@ def test_title_and_date_are_embedded_but_not_in_offsets():
 
 
 _text = st.lists(
-    st.sampled_from(list("abcXYZ .!?\n\"'”’()[]0123456789,;-") + ["Mr.", "U.S.", " ", "\n\n"]),
+    st.sampled_from([*"abcXYZ .!?\n\"'”’()[]0123456789,;-", "Mr.", "U.S.", " ", "\n\n"]),
     max_size=300,
 ).map("".join)
 

@@ -39,7 +39,10 @@ def hit(article_id: str, body: str, start: int, end: int, title: str) -> Hit:
 def hits():
     # Chunk A starts mid-body so offsets into the article differ from offsets into the chunk.
     start = BODY_A.index("GEM")
-    return [hit("b", BODY_B, 0, len(BODY_B), "Northvolt"), hit("a", BODY_A, start, len(BODY_A), "GEM deal")]
+    return [
+        hit("b", BODY_B, 0, len(BODY_B), "Northvolt"),
+        hit("a", BODY_A, start, len(BODY_A), "GEM deal"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +56,20 @@ def body_of(article_id: str) -> str:
 
 def assert_consistent(checked):
     numbers = [int(n) for n in re.findall(r"\[(\d+)\]", checked.text)]
-    assert sorted(set(numbers)) == [c.n for c in checked.citations] == list(range(1, len(checked.citations) + 1))
+    assert (
+        sorted(set(numbers))
+        == [c.n for c in checked.citations]
+        == list(range(1, len(checked.citations) + 1))
+    )
     assert list(dict.fromkeys(numbers)) == [c.n for c in checked.citations], "numbered by first use"
     for c in checked.citations:
         assert body_of(c.article_id)[c.start : c.end] == c.quote
 
 
 def test_markers_are_renumbered_in_order_of_first_use(hits, scorer):
-    draft = "GEM is partnering with Ascend Elements [2]. Northvolt filed for Chapter 11 in Texas [1]."
+    draft = (
+        "GEM is partnering with Ascend Elements [2]. Northvolt filed for Chapter 11 in Texas [1]."
+    )
     checked = check_citations(draft, hits, scorer)
     assert_consistent(checked)
     assert checked.text == (
@@ -109,7 +118,7 @@ def test_a_claim_no_source_supports_is_reported_not_cited(hits, scorer):
 
 
 def test_markers_after_the_full_stop_belong_to_the_sentence_before(hits, scorer):
-    draft, claims = split_claims("GEM partners with Ascend Elements. [2] Northvolt filed in Texas.[1]")
+    _, claims = split_claims("GEM partners with Ascend Elements. [2] Northvolt filed in Texas.[1]")
     assert [c.markers for c in claims] == [[2], [1]]
     assert claims[0].text == "GEM partners with Ascend Elements."
 
@@ -145,8 +154,9 @@ def test_refusal_and_empty_drafts(hits, scorer):
 def test_any_draft_yields_consistent_citations(hits, scorer, parts):
     """Whatever markers a model writes, the result is numbered 1.. with exact quotes."""
     text = " ".join(
-        f"{claim}{stop} {''.join(f'[{n}]' for n in marks)}" if after else
-        f"{claim} {''.join(f'[{n}]' for n in marks)}{stop}"
+        f"{claim}{stop} {''.join(f'[{n}]' for n in marks)}"
+        if after
+        else f"{claim} {''.join(f'[{n}]' for n in marks)}{stop}"
         for claim, marks, stop, after in parts
     )
     checked = check_citations(text, hits, scorer)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -60,12 +59,30 @@ def test_ask_json_answers_the_seed_question(data):
     result = run(["ask", "Who is GEM partnering with?", "--json"], data)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert {"question", "answer", "refused", "backend", "citations", "unsupported", "timings_ms"} <= answer.keys()
+    assert {
+        "question",
+        "answer",
+        "refused",
+        "backend",
+        "citations",
+        "unsupported",
+        "timings_ms",
+    } <= answer.keys()
     assert "Ascend Elements" in answer["answer"] and answer["refused"] is False
     assert answer["backend"] == "extractive"
     citation = answer["citations"][0]
     assert citation["article_id"] == GEM_URL and "Ascend Elements" in citation["quote"]
-    assert set(citation) >= {"n", "title", "source", "published_at", "url", "quote", "start", "end", "score"}
+    assert set(citation) >= {
+        "n",
+        "title",
+        "source",
+        "published_at",
+        "url",
+        "quote",
+        "start",
+        "end",
+        "score",
+    }
 
 
 def test_ask_text_shows_numbered_sources(data):

@@ -103,7 +103,10 @@ def test_bad_files_are_reported_and_the_rest_indexed(store, corpus, embedder):
 
 def test_removing_a_line_from_a_jsonl_removes_that_article(store, embedder, tmp_path):
     path = tmp_path / "feed.jsonl"
-    rows = [{"id": f"n{i}", "title": f"T{i}", "body": f"Body number {i} about batteries."} for i in range(3)]
+    rows = [
+        {"id": f"n{i}", "title": f"T{i}", "body": f"Body number {i} about batteries."}
+        for i in range(3)
+    ]
     write(path, "\n".join(json.dumps(r) for r in rows))
     ingest([path], store=store, embedder=embedder)
     write(path, "\n".join(json.dumps(r) for r in rows[:2]))

@@ -23,7 +23,9 @@ def write(path: Path, content: str | bytes) -> Path:
 
 
 def test_plain_text_with_a_leading_date_line(tmp_path):
-    path = write(tmp_path / "x.txt", " date 2025-11-04 GEM agreed to work with Ascend Elements. More text.\n")
+    path = write(
+        tmp_path / "x.txt", " date 2025-11-04 GEM agreed to work with Ascend Elements. More text.\n"
+    )
     (article,) = load_file(path).articles
     assert article.published_at == date(2025, 11, 4)
     assert article.body.startswith("GEM agreed")
@@ -59,7 +61,11 @@ def test_markdown_front_matter_and_heading(tmp_path):
         "# Ignored heading\n\nThe **deal** was [signed](https://x.y) today.\n",
     )
     (article,) = load_file(path).articles
-    assert (article.title, article.source, article.url) == ("Deal signed", "Battery Brief", "https://example.com/deal")
+    assert (article.title, article.source, article.url) == (
+        "Deal signed",
+        "Battery Brief",
+        "https://example.com/deal",
+    )
     assert article.published_at == date(2025, 11, 4)
     assert article.authors == ("Ann Lee", "Bo Chan")
     assert article.body == "The deal was signed today."
@@ -86,12 +92,27 @@ def test_html_news_page_main_text_and_metadata(tmp_path):
 
 def test_json_list_and_field_aliases(tmp_path):
     data = [
-        {"title": "A", "text": "Alpha body text here.", "date": "2025-01-02", "source": "X", "url": "https://e.com/a"},
-        {"title": "B", "content": "Beta body text here.", "published_at": "March 3, 2024", "authors": "Ann, Bob"},
+        {
+            "title": "A",
+            "text": "Alpha body text here.",
+            "date": "2025-01-02",
+            "source": "X",
+            "url": "https://e.com/a",
+        },
+        {
+            "title": "B",
+            "content": "Beta body text here.",
+            "published_at": "March 3, 2024",
+            "authors": "Ann, Bob",
+        },
     ]
     loaded = load_file(write(tmp_path / "a.json", json.dumps(data)))
     a, b = loaded.articles
-    assert (a.id, a.body, a.published_at) == ("https://e.com/a", "Alpha body text here.", date(2025, 1, 2))
+    assert (a.id, a.body, a.published_at) == (
+        "https://e.com/a",
+        "Alpha body text here.",
+        date(2025, 1, 2),
+    )
     assert b.published_at == date(2024, 3, 3) and b.authors == ("Ann", "Bob")
     assert b.id.endswith("a.json#2")
 
@@ -129,7 +150,11 @@ def test_pdf_text_layer(tmp_path):
         ("photo.png", b"\x89PNG\r\n", "unsupported file type"),
         ("scan.pdf", b"%PDF-1.4 not really a pdf", "PDF"),
         ("front.md", "---\ntitle: [unclosed\n---\nBody.", "front matter"),
-        ("nobody.html", "<html><head><title>t</title></head><body></body></html>", "no article text"),
+        (
+            "nobody.html",
+            "<html><head><title>t</title></head><body></body></html>",
+            "no article text",
+        ),
     ],
 )
 def test_bad_files_raise_an_error_naming_the_file_and_reason(tmp_path, name, content, reason):
@@ -185,5 +210,7 @@ def _pdf_with_text(text: str) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)

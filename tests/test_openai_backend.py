@@ -6,9 +6,9 @@ import shutil
 import time
 
 import pytest
+from openai_server import OpenAIServer, Reply
 
 from assistant import LLMError, NewsAssistant, load_settings
-from openai_server import OpenAIServer, Reply
 
 GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
 
@@ -86,7 +86,9 @@ def test_an_answer_without_markers_gets_citations_attached(llm_assistant, server
 
 def test_a_marker_beyond_the_sources_is_dropped(llm_assistant, server):
     server.script(
-        Reply("GEM Co. is partnering with Ascend Elements [9]. Penguins run the recycling plants [9].")
+        Reply(
+            "GEM Co. is partnering with Ascend Elements [9]. Penguins run the recycling plants [9]."
+        )
     )
     answer = llm_assistant(top_k=4).ask("Who is GEM partnering with?")
     assert "[9]" not in answer.answer and "[2]" not in answer.answer
@@ -102,7 +104,9 @@ def test_the_model_can_refuse(llm_assistant, server):
 
 
 def test_streaming_delivers_text_before_the_answer(llm_assistant, server):
-    server.script(Reply("GEM Co. is partnering with Ascend Elements, a US battery materials company."))
+    server.script(
+        Reply("GEM Co. is partnering with Ascend Elements, a US battery materials company.")
+    )
     chunks = list(llm_assistant().stream("Who is GEM partnering with?"))
     drafts = [c.text for c in chunks if c.text]
     assert len(drafts) > 3 and "".join(drafts).startswith("GEM Co. is partnering")

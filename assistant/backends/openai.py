@@ -62,6 +62,7 @@ class OpenAIBackend:
         temperature: float = 0.0,
     ) -> None:
         from langchain_openai import ChatOpenAI
+        from pydantic import SecretStr
 
         self.model = model
         self.base_url = base_url or "https://api.openai.com/v1"
@@ -70,7 +71,7 @@ class OpenAIBackend:
         # A local server needs no key, but the client insists on one.
         self._chat = ChatOpenAI(
             model=model,
-            api_key=api_key or "not-needed",
+            api_key=SecretStr(api_key or "not-needed"),
             base_url=base_url,
             timeout=timeout,
             max_retries=retries,
