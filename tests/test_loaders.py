@@ -10,8 +10,6 @@ import pytest
 
 from index import LoadError, iter_files, load_file
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
-
 
 def write(path: Path, content: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,14 +28,6 @@ def test_plain_text_with_a_leading_date_line(tmp_path):
     assert article.published_at == date(2025, 11, 4)
     assert article.body.startswith("GEM agreed")
     assert article.id == str(path.resolve())
-
-
-@pytest.mark.skipif(not SEED.exists(), reason="the seed article lives in ../shared/seed")
-def test_the_seed_article_reads_with_its_date():
-    (path,) = sorted(SEED.glob("*.txt"))
-    (article,) = load_file(path).articles
-    assert article.published_at == date(2025, 11, 4)
-    assert "GEM Co." in article.body and not article.body.startswith("date")
 
 
 def test_text_headline_and_header_lines(tmp_path):
