@@ -17,8 +17,9 @@ from index import Hit, SearchFilter
 
 from .backends import Backend, GenerationRequest
 from .citations import SupportScorer, check_citations
+from .dates import DateIntent
 from .models import REFUSAL, Answer, AnswerChunk, Turn
-from .retrieval import Searcher
+from .retrieval import Retrieval, Searcher
 from .rewrite import standalone_question
 
 __all__ = ["ChainInput", "build_chain"]
@@ -43,15 +44,30 @@ def build_chain(
 ) -> Runnable[ChainInput, AnswerChunk]:
     """Retrieval, generation and citation checking as one runnable."""
 
+    # An LLM backend rewrites follow-ups itself; otherwise the rule-based rewrite does.
+    rewriter = getattr(backend, "rewrite", None)
+
+    def standalone(question: str, history: Sequence[Turn]) -> str:
+        if history and callable(rewriter):
+            return str(rewriter(question, history)) or question
+        return standalone_question(question, history)
+
     def retrieve(inputs: ChainInput) -> dict[str, Any]:
         started = time.perf_counter()
-        query = standalone_question(inputs["question"], inputs["history"])
-        hits = searcher.search(query, k=inputs["k"], where=inputs["where"])
-        return {**inputs, "query": query, "hits": hits, "timings": {"retrieve": _ms(started)}}
+        query = standalone(inputs["question"], inputs["history"])
+        timings = {"rewrite": _ms(started)}
+        started = time.perf_counter()
+        found = searcher.retrieve(
+            query, k=inputs["k"], where=inputs["where"], today=inputs["today"]
+        )
+        timings["retrieve"] = _ms(started)
+        return {**inputs, "query": query, "found": found, "timings": timings}
 
     def answer(state: dict[str, Any]) -> Iterator[AnswerChunk]:
-        hits: list[Hit] = state["hits"]
+        found: Retrieval = state["found"]
+        hits: list[Hit] = found.hits if found.covered else []
         timings: dict[str, float] = state["timings"]
+        notes = _date_notes(found.dates, found.covered)
         started = time.perf_counter()
         parts: list[str] = []
         if hits:
@@ -60,6 +76,7 @@ def build_chain(
                 hits=hits,
                 history=state["history"],
                 today=state["today"],
+                query=state["query"] if state["query"] != state["question"] else "",
             )
             for piece in backend.generate(request):
                 parts.append(piece)
@@ -81,7 +98,21 @@ def build_chain(
                 unsupported=checked.unsupported,
                 timings_ms=timings,
                 standalone_question=state["query"],
+                notes=notes,
+                retrieved_article_ids=found.article_ids,
             )
         )
 
     return RunnableLambda(retrieve, name="retrieve") | RunnableLambda(answer, name="answer")
+
+
+def _date_notes(intent: DateIntent | None, covered: bool) -> list[str]:
+    """What the time words of the question were read as, for the reader."""
+    if intent is None:
+        return []
+    if not covered:
+        return [
+            f"“{intent.phrase}” was read as {intent.describe()}; nothing indexed was "
+            "published near then"
+        ]
+    return [f"“{intent.phrase}” was read as {intent.describe()}; articles from then ranked first"]

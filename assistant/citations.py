@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
@@ -25,10 +26,12 @@ __all__ = [
     "Checked",
     "SourceSentence",
     "SupportScorer",
+    "attribution",
     "check_citations",
     "is_refusal",
     "source_sentences",
     "split_claims",
+    "without_attribution",
 ]
 
 # Below this support score a claim counts as unsupported (a blend of cosine similarity and
@@ -41,6 +44,31 @@ _MARKERS_AFTER_STOP = re.compile(
     r"([.!?][\"'”’)]*)((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)"
 )
 _END = re.compile(r"[.!?]$")
+# "On 4 November 2025, Battery Brief reported under the headline “…”: " before a quoted
+# sentence says when, where and in which article; it comes from the citation's own
+# metadata, so the claim to check is the sentence after it.
+_ATTRIBUTION = re.compile(
+    r"^On \d{1,2} [A-Z][a-z]+ \d{4}, [^:\n“]{1,80}? reported"
+    r"(?: under the headline “[^”\n]{1,300}”)?: (?=\S)"
+)
+
+
+def attribution(published_at: str, source: str, headline: str = "") -> str:
+    """The "On 4 November 2025, Battery Brief reported under the headline “…”: " lead-in
+    for a quoted sentence ("" when the article is undated)."""
+    from .dates import format_date
+
+    try:
+        day = date.fromisoformat(published_at)
+    except ValueError:
+        return ""
+    titled = f" under the headline “{headline}”" if headline and "”" not in headline else ""
+    return f"On {format_date(day)}, {source or 'it was'} reported{titled}: "
+
+
+def without_attribution(claim: str) -> str:
+    """The claim without an "On <date>, <outlet> reported: " lead-in."""
+    return _ATTRIBUTION.sub("", claim, count=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +136,7 @@ class SupportScorer:
         matrix = np.zeros((len(claims), len(sentences)), dtype=np.float32)
         if not claims or not sentences:
             return matrix
+        claims = [without_attribution(c) for c in claims]
         norm_sentences = [normalise(s) for s in sentences]
         exact = np.zeros_like(matrix, dtype=bool)
         for i, claim in enumerate(claims):

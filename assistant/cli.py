@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, ask, stats, articles, remove, serve.
+"""The `assistant` command: ingest, ask, stats, articles, remove, serve, eval.
 
 Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
 2 for usage and configuration errors.
@@ -108,6 +108,12 @@ def _parse_date(value: str | None, flag: str) -> date | None:
 @click.option("--source", "sources", multiple=True, help="Only this outlet (repeatable).")
 @click.option("--since", help="Only articles published on or after YYYY-MM-DD.")
 @click.option("--until", help="Only articles published on or before YYYY-MM-DD.")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Answer as if asked on YYYY-MM-DD: “this week”, “yesterday” … count from it "
+    "(default today).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def ask(
@@ -117,6 +123,7 @@ def ask(
     sources: tuple[str, ...],
     since: str | None,
     until: str | None,
+    as_of: str | None,
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
@@ -125,7 +132,8 @@ def ask(
     where = SearchFilter(
         sources=sources, since=_parse_date(since, "--since"), until=_parse_date(until, "--until")
     )
-    answer = _assistant(ctx).ask(question, k=k, where=where)
+    today = _parse_date(as_of, "--as-of")
+    answer = _assistant(ctx).ask(question, k=k, where=where, today=today)
     if as_json:
         _echo_json(answer.to_dict())
     else:
@@ -216,6 +224,68 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     assistant = _assistant(ctx)
     serve_ui(assistant, host=host or assistant.settings.host, port=port or assistant.settings.port)
+
+
+@cli.command("eval")
+@click.option(
+    "--articles",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="Articles as JSON Lines (id, title, source, published_at, url, body).",
+)
+@click.option(
+    "--questions",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="Questions as JSON Lines (question, question_date, type, answers, gold_article_ids).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="Write one JSON line per question (answer, citations, retrieved_article_ids, verdicts).",
+)
+@click.pass_context
+def eval_command(
+    ctx: click.Context, articles: str, questions: str, as_json: bool, out: str | None
+) -> None:
+    """Measure retrieval, answers, citations, refusals and latency on a question set.
+
+    The articles are indexed in a data dir of their own (ASSISTANT_DATA_DIR/eval/HASH),
+    reused while the file, the embedding model and the chunk size stay the same. Each
+    question is asked as of its `question_date`.
+    """
+    from . import load_settings
+    from .eval import eval_assistant, format_table, load_questions, run_eval
+
+    settings = ctx.obj.settings if ctx.obj is not None else load_settings()
+    asked = load_questions(questions)
+    click.echo(f"indexing {articles} (reused when unchanged) ...", err=True)
+    assistant, built = eval_assistant(articles, settings)
+    click.echo(
+        f"{'built' if built else 'reused'} the eval index in {assistant.settings.data_dir}",
+        err=True,
+    )
+    assistant.searcher.retrieve("warm up", k=1)  # load the models before timing anything
+    sink = open(out, "w", encoding="utf-8") if out else None  # noqa: SIM115
+    try:
+        with click.progressbar(
+            length=len(asked), label="asking", file=sys.stderr, show_pos=True, show_eta=True
+        ) as bar:
+
+            def on_row(row: Any) -> None:
+                if sink is not None:
+                    sink.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
+                bar.update(1)
+
+            report, _ = run_eval(assistant, asked, on_row=on_row)
+    finally:
+        if sink is not None:
+            sink.close()
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(format_table({"this pipeline": report}))
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -114,7 +114,7 @@ class NewsAssistant:
     @cached_property
     def searcher(self) -> Searcher:
         """Retrieval over the store."""
-        return Searcher(self.store, self.embedder)
+        return Searcher.from_settings(self.store, self.embedder, self.settings)
 
     @cached_property
     def chain(self) -> Any:

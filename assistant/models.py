@@ -44,6 +44,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str = ""
     notes: list[str] = field(default_factory=list)
+    # Every candidate article retrieval ranked, best first (for evaluation; not in to_dict).
+    retrieved_article_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` object."""

@@ -1,8 +1,18 @@
-"""Retrieval over the index: typed hits for the chain, a LangChain retriever for the rest."""
+"""Retrieval over the index: hybrid search (dense + BM25, fused by reciprocal rank), a
+preference for the dates a question names, an optional cross-encoder re-ranker, and
+de-duplication so that the sources span several articles.
+
+`Searcher.retrieve` returns a typed `Retrieval` for the chain (and the eval);
+`NewsRetriever` wraps it as a LangChain retriever.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -11,32 +21,227 @@ from pydantic import ConfigDict
 
 from index import ChromaStore, Embedder, Hit, SearchFilter
 
-__all__ = ["NewsRetriever", "Searcher"]
+from .dates import DateIntent, resolve_dates
+
+if TYPE_CHECKING:
+    from index.keyword import KeywordIndex
+    from index.rerank import CrossEncoderReranker
+
+    from .settings import Settings
+
+__all__ = ["COVERAGE_SLACK_DAYS", "NewsRetriever", "Retrieval", "Searcher"]
+
+# A question about "this week" is still covered by an index whose newest article is this
+# many days older (or newer) than the window: news is reported late, indexes lag.
+COVERAGE_SLACK_DAYS = 10
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """What a search found: the chunks to answer from and every candidate article, ranked."""
+
+    query: str
+    hits: list[Hit]
+    article_ids: list[str] = field(default_factory=list)  # best first, beyond the top k
+    dates: DateIntent | None = None
+    covered: bool = True  # False: the question names a time the index holds nothing near
+
+
+@dataclass(slots=True)
+class _Candidate:
+    chunk_id: str
+    article_id: str
+    published: int  # YYYYMMDD or 0
+    score: float = 0.0
+    hit: Hit | None = None
+
+
+def _published_int(value: str) -> int:
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        return 0
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def _as_date(value: int) -> date | None:
+    if not value:
+        return None
+    try:
+        return date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError:
+        return None
+
+
+def date_affinity(published: int, intent: DateIntent) -> float:
+    """How well a publication date fits the question's window: 1 inside it (and in the
+    few days after, when the news is reported), decaying smoothly outside."""
+    day = _as_date(published)
+    if day is None:
+        return 0.0
+    if intent.recent:
+        age = (intent.until - day).days
+        if age < 0:  # newer than the as-of date: not yet published then
+            return 0.5 * math.exp(age / 30)
+        return math.exp(-age / 30)
+    lag = timedelta(days=3)
+    if intent.since <= day <= intent.until + lag:
+        return 1.0
+    width = max((intent.until - intent.since).days, 7)
+    gap = (intent.since - day).days if day < intent.since else (day - intent.until - lag).days
+    return math.exp(-gap / width)
 
 
 class Searcher:
-    """Finds the chunks that best match a question, at most `per_article` from one article
-    so that the sources span several articles."""
+    """Finds the chunks that best match a question.
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, *, per_article: int = 2) -> None:
+    Dense (embedding) and keyword (BM25) candidates are fused by reciprocal rank; a date
+    window named in the question adds a third, date-ranked list; an optional cross-encoder
+    re-orders the best candidates; at most `per_article` chunks come from one article.
+    """
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        *,
+        keyword: KeywordIndex | None = None,
+        reranker: CrossEncoderReranker | None = None,
+        per_article: int = 2,
+        candidates: int = 40,
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
+        keyword_weight: float = 1.0,
+        date_weight: float = 0.5,
+        rerank_depth: int = 20,
+    ) -> None:
         self.store = store
         self.embedder = embedder
+        self.keyword = keyword
+        self.reranker = reranker
         self.per_article = per_article
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.keyword_weight = keyword_weight
+        self.date_weight = date_weight
+        self.rerank_depth = rerank_depth
+
+    @classmethod
+    def from_settings(cls, store: ChromaStore, embedder: Embedder, settings: Settings) -> Searcher:
+        """Hybrid search as the settings ask (ASSISTANT_HYBRID, ASSISTANT_RERANKER, weights);
+        the keyword index keeps a snapshot under `<data dir>/keyword`."""
+        from index.keyword import KeywordIndex
+        from index.rerank import CrossEncoderReranker
+
+        reranker = None
+        if settings.reranker:
+            reranker = CrossEncoderReranker(settings.reranker, device=settings.device)
+        return cls(
+            store,
+            embedder,
+            keyword=(
+                KeywordIndex(store, cache_dir=settings.data_dir / "keyword")
+                if settings.hybrid
+                else None
+            ),
+            reranker=reranker,
+            dense_weight=settings.dense_weight,
+            keyword_weight=settings.keyword_weight,
+            date_weight=settings.date_weight,
+        )
 
     def search(self, query: str, *, k: int, where: SearchFilter | None = None) -> list[Hit]:
-        """The best `k` chunks for `query`, best first."""
+        """The best `k` chunks for `query`, best first (no date words resolved)."""
+        return self.retrieve(query, k=k, where=where).hits
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        k: int,
+        where: SearchFilter | None = None,
+        today: date | None = None,
+    ) -> Retrieval:
+        """The best `k` chunks for `query` and the ranked candidate articles; with `today`,
+        time words in the query ("this week", "in June") are resolved against it."""
+        intent = resolve_dates(query, today=today) if today else None
+        pool = max(self.candidates, 3 * k)
+        candidates: dict[str, _Candidate] = {}
+
         vector = self.embedder.embed_query(query)
-        hits = self.store.search(vector, k=k * 3, where=where)
+        for rank, hit in enumerate(self.store.search(vector, k=pool, where=where)):
+            c = candidates.setdefault(
+                hit.chunk_id,
+                _Candidate(hit.chunk_id, hit.article_id, _published_int(hit.published_at)),
+            )
+            c.hit = hit
+            c.score += self.dense_weight / (self.rrf_k + rank + 1)
+        if self.keyword is not None:
+            for rank, kw in enumerate(self.keyword.search(query, k=pool, where=where)):
+                c = candidates.setdefault(
+                    kw.chunk_id, _Candidate(kw.chunk_id, kw.article_id, kw.published)
+                )
+                c.score += self.keyword_weight / (self.rrf_k + rank + 1)
+        if intent is not None and self.date_weight > 0:
+            for c in candidates.values():
+                c.score += self.date_weight * date_affinity(c.published, intent) / (self.rrf_k + 1)
+
+        ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
+        if self.reranker is not None:
+            ranked = self._rerank(query, ranked)
+        article_ids = list(dict.fromkeys(c.article_id for c in ranked))
+        chosen = self._diverse(ranked, k)
+        self._fill_hits(chosen)
+        hits = [replace(c.hit, score=round(c.score, 6)) for c in chosen if c.hit is not None]
+        return Retrieval(
+            query=query,
+            hits=hits,
+            article_ids=article_ids,
+            dates=intent,
+            covered=self._covers(intent),
+        )
+
+    def _diverse(self, ranked: Sequence[_Candidate], k: int) -> list[_Candidate]:
         per: dict[str, int] = {}
-        kept: list[Hit] = []
-        for hit in hits:
-            if per.get(hit.article_id, 0) >= self.per_article:
+        kept: list[_Candidate] = []
+        for c in ranked:
+            if per.get(c.article_id, 0) >= self.per_article:
                 continue
-            per[hit.article_id] = per.get(hit.article_id, 0) + 1
-            kept.append(hit)
+            per[c.article_id] = per.get(c.article_id, 0) + 1
+            kept.append(c)
             if len(kept) == k:
                 break
         return kept
+
+    def _fill_hits(self, chosen: Sequence[_Candidate]) -> None:
+        missing = [c.chunk_id for c in chosen if c.hit is None]
+        if missing:
+            found = {h.chunk_id: h for h in self.store.get_chunks(missing)}
+            for c in chosen:
+                if c.hit is None:
+                    c.hit = found.get(c.chunk_id)
+
+    def _rerank(self, query: str, ranked: list[_Candidate]) -> list[_Candidate]:
+        """Re-order the best `rerank_depth` candidates by the cross-encoder's score."""
+        assert self.reranker is not None
+        head = ranked[: self.rerank_depth]
+        self._fill_hits(head)
+        head = [c for c in head if c.hit is not None]
+        scores = self.reranker.scores(
+            query, [f"{c.hit.title}\n{c.hit.text}" for c in head if c.hit is not None]
+        )
+        order = sorted(range(len(head)), key=lambda i: float(scores[i]), reverse=True)
+        for i in order:
+            head[i].score = float(scores[i])
+        return [head[i] for i in order] + ranked[self.rerank_depth :]
+
+    def _covers(self, intent: DateIntent | None) -> bool:
+        """False when the question is anchored to a time the index has nothing near."""
+        if intent is None or not intent.anchored or self.keyword is None:
+            return True
+        slack = timedelta(days=COVERAGE_SLACK_DAYS)
+        return self.keyword.published_between(intent.since - slack, intent.until + slack) > 0
 
 
 class NewsRetriever(BaseRetriever):
@@ -47,10 +252,12 @@ class NewsRetriever(BaseRetriever):
     searcher: Any
     k: int = 5
     where: SearchFilter | None = None
+    today: date | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
+        found = self.searcher.retrieve(query, k=self.k, where=self.where, today=self.today)
         return [
             Document(
                 page_content=hit.text,
@@ -66,5 +273,5 @@ class NewsRetriever(BaseRetriever):
                     "score": hit.score,
                 },
             )
-            for hit in self.searcher.search(query, k=self.k, where=self.where)
+            for hit in found.hits
         ]

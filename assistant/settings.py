@@ -56,10 +56,29 @@ class Settings(BaseSettings):
     )
 
     top_k: int = Field(5, ge=1, le=50, description="ASSISTANT_TOP_K: sources per answer")
+    hybrid: bool = Field(
+        True, description="ASSISTANT_HYBRID: fuse BM25 keyword search with dense search"
+    )
+    dense_weight: float = Field(
+        1.0, ge=0, le=10, description="ASSISTANT_DENSE_WEIGHT: weight of dense ranks in fusion"
+    )
+    keyword_weight: float = Field(
+        1.0, ge=0, le=10, description="ASSISTANT_KEYWORD_WEIGHT: weight of BM25 ranks in fusion"
+    )
+    date_weight: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="ASSISTANT_DATE_WEIGHT: preference for articles in the time a question names",
+    )
+    reranker: str | None = Field(
+        None,
+        description="ASSISTANT_RERANKER: cross-encoder model name or folder (unset: no re-ranking)",
+    )
     host: str = Field("127.0.0.1", description="ASSISTANT_HOST: address the web UI binds to")
     port: int = Field(7860, ge=0, le=65535, description="ASSISTANT_PORT: port of the web UI")
 
-    @field_validator("chroma_host", "openai_base_url", mode="before")
+    @field_validator("chroma_host", "openai_base_url", "reranker", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -9,6 +9,7 @@ and old chunks deleted after it, so a reader never meets an article without its 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ChromaStore", "StoredChunk", "chunk_ids_for"]
 
 _MODEL_KEY = "embedding_model"
+_GENERATION_KEY = "generation"
 
 
 def _article_key(article_id: str) -> str:
@@ -185,6 +187,29 @@ class ChromaStore:
         """(articles, chunks) in the index."""
         return self._articles.count(), self._chunks.count()
 
+    def signature(self) -> str:
+        """A cheap token that changes whenever chunks are written or deleted, by this process
+        or any other sharing the store (caches such as the keyword index compare it)."""
+        try:
+            meta = self._client.get_collection(f"{self.collection_name}-articles").metadata or {}
+            return f"{meta.get(_GENERATION_KEY, '')}:{self._chunks.count()}"
+        except Exception as e:
+            raise StoreError(f"cannot read the state of {self.location} ({e})") from e
+
+    def chunk_ids(self) -> list[str]:
+        """The ids of every stored chunk (no text or vectors)."""
+        ids: list[str] = []
+        batch = self._batch_size()
+        while True:
+            got = self._chunks.get(include=[], limit=batch, offset=len(ids))
+            if not got["ids"]:
+                return ids
+            ids.extend(got["ids"])
+
+    def _bump(self) -> None:
+        """Record that the chunks changed (see `signature`)."""
+        self._articles.modify(metadata={_GENERATION_KEY: uuid.uuid4().hex})
+
     # -- writes ----------------------------------------------------------------------------
 
     def write(
@@ -252,6 +277,7 @@ class ChromaStore:
                 if chunk_id not in new_ids
             ]
             self._delete_chunks(stale)
+            self._bump()
         except Exception as e:
             raise StoreError(
                 f"writing to {self.location} failed ({e}); run the ingest again"
@@ -280,6 +306,7 @@ class ChromaStore:
             for i in range(0, len(article_ids), 500):
                 self._chunks.delete(where={"article_id": {"$in": list(article_ids[i : i + 500])}})
             self._articles.delete(ids=list(article_ids))
+            self._bump()
         except Exception as e:
             raise StoreError(f"removing articles from {self.location} failed ({e})") from e
         return len(got["ids"])
@@ -300,6 +327,7 @@ class ChromaStore:
             except Exception:  # a collection that is not there is already reset
                 pass
         self._open_collections(model)
+        self._bump()
 
     # -- reads -----------------------------------------------------------------------------
 

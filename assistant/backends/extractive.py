@@ -4,23 +4,56 @@ question, each followed by its source number. No language model, no network."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from index import Embedder
+from index import Embedder, split_sentences
 
-from ..citations import SourceSentence, source_sentences
+from ..citations import SourceSentence, attribution, source_sentences
 from ..models import REFUSAL
 from ..text import content_tokens, normalise
 from . import GenerationRequest
 
-__all__ = ["ExtractiveBackend"]
+__all__ = ["ExtractiveBackend", "expected_answer"]
+
+# Questions whose answer is a quantity; the rest ask for a name (who, which, where, what).
+_QUANTITY = re.compile(
+    r"\b(how (?:many|much|old|long|far|often|big|large|high|tall)|what (?:percentage|percent|"
+    r"share|proportion|number|amount|age|year|price)|at what age|in what year|when)\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"dozens?|hundreds?|thousands?|millions?|billions?|trillions?|half)\b",
+    re.I,
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&.-]*")
+
+
+def expected_answer(question: str) -> str:
+    """`quantity` or `name`: the kind of words the answer is made of."""
+    return "quantity" if _QUANTITY.search(question) else "name"
+
+
+def _new_words(sentence: str, question_words: set[str], kind: str) -> bool:
+    """True when the sentence holds words of the expected kind the question does not."""
+    if kind == "quantity":
+        return any(m.group(0).lower() not in question_words for m in _NUMBER.finditer(sentence))
+    names = {m.group(0).lower().strip(".’'") for m in _NAME.finditer(sentence)}
+    return bool(names - question_words)
 
 
 class ExtractiveBackend:
-    """Scores each retrieved sentence against the question (embedding similarity blended
-    with idf-weighted keyword coverage) and quotes the best ones; refuses when even the
-    best sentence scores under `min_score`."""
+    """Scores retrieved sentences against the question and quotes the best ones; refuses
+    when even the best sentence scores under `min_score`.
+
+    A sentence's score blends embedding similarity with idf-weighted coverage of the
+    question's words, a bonus when it holds words of the kind the question asks for
+    (a number for "how many", a name for "who/which") that the question lacks, and a
+    small prior for higher-ranked sources. Only the lexically most promising sentences
+    are embedded, so the cost does not grow with long articles.
+    """
 
     name = "extractive"
 
@@ -30,28 +63,37 @@ class ExtractiveBackend:
         *,
         min_score: float = 0.4,
         max_sentences: int = 3,
-        margin: float = 0.08,
+        margin: float = 0.12,
+        shortlist: int = 16,
     ) -> None:
         self.embedder = embedder
         self.min_score = min_score
         self.max_sentences = max_sentences
         self.margin = margin
+        self.shortlist = shortlist
 
     def rank(self, question: str, sentences: list[SourceSentence]) -> list[tuple[float, int]]:
-        """(score, index) of every sentence, best first."""
-        vectors = self.embedder.encode([question, *(s.text for s in sentences)])
-        cosine = vectors[1:] @ vectors[0]
+        """(score, index) of the shortlisted sentences, best first."""
         wanted = set(content_tokens(question))
         tokens = [set(content_tokens(s.text)) for s in sentences]
         # Words of the question that few candidate sentences contain tell the most.
         frequency = Counter(t for have in tokens for t in have & wanted)
         weight = {t: math.log(1 + len(sentences) / (1 + frequency[t])) for t in wanted}
         total = sum(weight.values()) or 1.0
+        coverage = [sum(weight[t] for t in have & wanted) / total for have in tokens]
+        prior = [0.05 / s.source for s in sentences]
+        shortlist = sorted(
+            range(len(sentences)), key=lambda i: coverage[i] + prior[i], reverse=True
+        )[: self.shortlist]
+        vectors = self.embedder.encode([question, *(sentences[i].text for i in shortlist)])
+        cosine = vectors[1:] @ vectors[0]
+        kind = expected_answer(question)
+        question_words = {w.lower() for w in re.findall(r"[\w’'&.-]+", question)}
         scores = []
-        for i, sentence in enumerate(sentences):
-            coverage = sum(weight[t] for t in tokens[i] & wanted) / total
-            rank_bonus = 0.05 / sentence.source
-            scores.append((0.6 * float(cosine[i]) + 0.4 * coverage + rank_bonus, i))
+        for j, i in enumerate(shortlist):
+            bonus = 0.1 if _new_words(sentences[i].text, question_words, kind) else 0.0
+            score = 0.55 * float(cosine[j]) + 0.35 * coverage[i] + bonus + prior[i]
+            scores.append((score, i))
         scores.sort(reverse=True)
         return scores
 
@@ -66,17 +108,46 @@ class ExtractiveBackend:
         if best < self.min_score:
             yield REFUSAL
             return
+        lead = sentences[ranked[0][1]].hit.article_id
         chosen: list[SourceSentence] = []
         seen_text: set[str] = set()
         for score, i in ranked:
             if len(chosen) == self.max_sentences or score < best - self.margin:
                 break
-            text = normalise(sentences[i].text)
+            s = sentences[i]
+            # Other articles only when nearly as good: they dilute the citations.
+            if s.hit.article_id != lead and score < best - self.margin / 3:
+                continue
+            text = normalise(s.text)
             if text in seen_text or (len(content_tokens(text)) < 3 and chosen):
                 continue
             seen_text.add(text)
-            chosen.append(sentences[i])
-        yield " ".join(f"{s.text} [{s.source}]" for s in chosen)
+            chosen.append(s)
+        yield " ".join(_quoted(_in_reading_order(chosen)))
+
+
+def _in_reading_order(chosen: list[SourceSentence]) -> list[SourceSentence]:
+    """Sentences grouped by article (best article first), in the article's own order."""
+    order = list(dict.fromkeys(s.hit.article_id for s in chosen))
+    return sorted(chosen, key=lambda s: (order.index(s.hit.article_id), s.start))
+
+
+def headline(title: str) -> str:
+    """A title as one clause: inner sentence ends become dashes (so it stays one claim)."""
+    parts = [title[a:b].rstrip(".!?") for a, b in split_sentences(title.replace("”", "’"))]
+    return " — ".join(p for p in parts if p).replace("“", "‘")
+
+
+def _quoted(chosen: Sequence[SourceSentence]) -> Iterator[str]:
+    """Each sentence with its marker; the first from each article says when, where and
+    under which headline it was reported (all from the index's metadata)."""
+    introduced: set[str] = set()
+    for s in chosen:
+        lead = ""
+        if s.hit.article_id not in introduced:
+            introduced.add(s.hit.article_id)
+            lead = attribution(s.hit.published_at, s.hit.source, headline(s.hit.title))
+        yield f"{lead}{s.text} [{s.source}]"
 
 
 def _unique(sentences: list[SourceSentence]) -> list[SourceSentence]:

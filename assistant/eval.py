@@ -1,0 +1,352 @@
+"""`assistant eval`: answer a question set over an article set and measure retrieval,
+answers, citations, refusals and latency.
+
+The file formats are RealTime QA's (see `../shared/eval/realtimeqa/README.md`): articles as
+JSON Lines the loaders read, questions as JSON Lines with `question`, `question_date`,
+`type` (`factoid` or `null`), `answers`, `gold_article_ids`, `possible_alt_support_ids`.
+The articles are indexed in a data dir of their own, named by a hash of the file, the
+embedding model and the chunk size, so a second run reuses the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from index.errors import UsageError
+
+if TYPE_CHECKING:
+    from .core import NewsAssistant
+    from .models import Answer
+    from .settings import Settings
+
+__all__ = [
+    "EvalQuestion",
+    "EvalReport",
+    "EvalRow",
+    "answer_found",
+    "eval_assistant",
+    "eval_index_dir",
+    "lenient",
+    "load_questions",
+    "run_eval",
+]
+
+MRR_DEPTH = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    """One question of the set, with what counts as right."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    gold_article_ids: tuple[str, ...]
+    alt_article_ids: tuple[str, ...] = ()
+    type: str = "factoid"
+    question_date: date | None = None
+
+    @property
+    def answerable(self) -> bool:
+        """False for `type: null` questions (the articles do not hold the answer)."""
+        return self.type != "null"
+
+    @property
+    def relevant(self) -> frozenset[str]:
+        """Articles that support the answer: gold or possible alternative support."""
+        return frozenset(self.gold_article_ids) | frozenset(self.alt_article_ids)
+
+
+def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """The questions of a JSON Lines file; a bad line is a UsageError naming it."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise UsageError(f"cannot read the questions file {path} ({e.strerror or e})") from e
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            asked = raw.get("question_date")
+            questions.append(
+                EvalQuestion(
+                    id=str(raw.get("id") or f"line-{number}"),
+                    question=str(raw["question"]),
+                    answers=tuple(str(a) for a in raw.get("answers") or ()),
+                    gold_article_ids=tuple(raw.get("gold_article_ids") or ()),
+                    alt_article_ids=tuple(raw.get("possible_alt_support_ids") or ()),
+                    type=str(raw.get("type") or "null"),
+                    question_date=date.fromisoformat(asked) if asked else None,
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise UsageError(
+                f"{path}:{number}: not a question object ({type(e).__name__}: {e}); each line "
+                "needs at least `question`, and `answers`/`gold_article_ids` for factoids"
+            ) from e
+    if not questions:
+        raise UsageError(f"{path} holds no questions")
+    return questions
+
+
+# -- lenient answer matching -------------------------------------------------------------
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def lenient(text: str) -> str:
+    """Text compared leniently: case, accents, punctuation, quotes and articles ignored."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = text.replace("&", " and ").replace("%", " percent ")
+    text = _PUNCT.sub(" ", text)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def answer_found(answers: Iterable[str], text: str) -> bool:
+    """True when an acceptable answer appears in `text` (as whole words, leniently)."""
+    haystack = f" {lenient(text)} "
+    return any(f" {needle} " in haystack for needle in map(lenient, answers) if needle)
+
+
+# -- the eval index ------------------------------------------------------------------------
+
+
+def eval_index_dir(articles: str | Path, settings: Settings) -> Path:
+    """The data dir for an article set: `<data dir>/eval/<hash>` where the hash covers the
+    file's bytes, the embedding model and the chunk size (what the index depends on)."""
+    from index.chunking import DEFAULT_MAX_WORDS
+
+    path = Path(articles)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        raise UsageError(f"cannot read the articles file {path} ({e.strerror or e})") from e
+    digest.update(f"\0{settings.embedding_model}\0{DEFAULT_MAX_WORDS}".encode())
+    return settings.data_dir / "eval" / digest.hexdigest()[:16]
+
+
+def eval_assistant(
+    articles: str | Path, settings: Settings, *, embedder: Any = None
+) -> tuple[NewsAssistant, bool]:
+    """A NewsAssistant over the article set's own index, built when missing; the flag says
+    whether it was built (False: reused). A Chroma server setting is ignored here: the eval
+    index always lives on disk."""
+    from .core import NewsAssistant
+
+    data_dir = eval_index_dir(articles, settings)
+    marker = data_dir / "complete"
+    assistant = NewsAssistant(
+        settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
+    )
+    if embedder is not None:
+        assistant.__dict__["embedder"] = embedder
+    if marker.exists():
+        return assistant, False
+    report = assistant.ingest([articles], rebuild=True)
+    if report.failed:
+        reasons = "; ".join(f"{e.path}: {e.reason}" for e in report.failed[:3])
+        raise UsageError(f"some articles could not be read ({reasons})")
+    marker.write_text(json.dumps({"articles": report.added, "chunks": report.chunks}))
+    return assistant, True
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EvalRow:
+    """One question's result (a line of `--out`)."""
+
+    id: str
+    question: str
+    question_date: str
+    type: str
+    answer: str
+    refused: bool
+    citations: list[dict[str, Any]]
+    retrieved_article_ids: list[str]
+    standalone_question: str
+    notes: list[str]
+    # verdicts
+    relevant_rank: int | None  # 1-based rank of the first gold/alt article, None if absent
+    answer_found: bool
+    citations_relevant: int
+    citation_supported: bool
+    refusal_correct: bool
+    latency_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class EvalReport:
+    """The metrics of a run (the `--json` object)."""
+
+    questions: int
+    hit_at_1: float
+    hit_at_4: float
+    hit_at_10: float
+    mrr_at_10: float
+    answer_recall: float
+    citation_precision: float
+    citation_support: float
+    null_refused: float
+    answerable_refused: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    backend: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `eval --json` object (rounded)."""
+        data = {k: v for k, v in asdict(self).items() if k != "extra"}
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
+
+
+def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
+    """Verdicts on one answer."""
+    retrieved = list(answer.retrieved_article_ids)
+    rank = next((i for i, aid in enumerate(retrieved, start=1) if aid in question.relevant), None)
+    quotes = " ".join(c.quote for c in answer.citations)
+    answerable = question.answerable
+    return EvalRow(
+        id=question.id,
+        question=question.question,
+        question_date=question.question_date.isoformat() if question.question_date else "",
+        type=question.type,
+        answer=answer.answer,
+        refused=answer.refused,
+        citations=[c.to_dict() for c in answer.citations],
+        retrieved_article_ids=retrieved,
+        standalone_question=answer.standalone_question,
+        notes=list(answer.notes),
+        relevant_rank=rank,
+        answer_found=answerable
+        and not answer.refused
+        and answer_found(question.answers, answer.answer),
+        citations_relevant=sum(c.article_id in question.relevant for c in answer.citations),
+        citation_supported=answerable and answer_found(question.answers, quotes),
+        refusal_correct=answer.refused != answerable,
+        latency_ms=round(latency_ms, 1),
+    )
+
+
+def summarise(
+    rows: Sequence[EvalRow], questions: Sequence[EvalQuestion], backend: str
+) -> EvalReport:
+    """Metrics over the rows (retrieval and answers on answerable questions only)."""
+    by_id = {q.id: q for q in questions}
+    answerable = [r for r in rows if by_id[r.id].answerable]
+    nulls = [r for r in rows if not by_id[r.id].answerable]
+    answered = [r for r in answerable if not r.refused]
+    cited = sum(len(r.citations) for r in answerable)
+
+    def share(items: Sequence[Any], test: Callable[[Any], bool]) -> float:
+        return sum(1 for x in items if test(x)) / len(items) if items else 0.0
+
+    def hit(n: int) -> float:
+        return share(answerable, lambda r: r.relevant_rank is not None and r.relevant_rank <= n)
+
+    latencies = sorted(r.latency_ms for r in rows)
+    return EvalReport(
+        questions=len(rows),
+        hit_at_1=hit(1),
+        hit_at_4=hit(4),
+        hit_at_10=hit(10),
+        mrr_at_10=(
+            sum(
+                1 / r.relevant_rank
+                for r in answerable
+                if r.relevant_rank is not None and r.relevant_rank <= MRR_DEPTH
+            )
+            / len(answerable)
+            if answerable
+            else 0.0
+        ),
+        answer_recall=share(answerable, lambda r: r.answer_found),
+        citation_precision=(sum(r.citations_relevant for r in answerable) / cited)
+        if cited
+        else 0.0,
+        citation_support=share(answered, lambda r: r.citation_supported),
+        null_refused=share(nulls, lambda r: r.refused),
+        answerable_refused=share(answerable, lambda r: r.refused),
+        latency_p50_ms=_percentile(latencies, 50),
+        latency_p95_ms=_percentile(latencies, 95),
+        backend=backend,
+        extra={"answerable": len(answerable), "null": len(nulls)},
+    )
+
+
+def _percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1])
+
+
+def run_eval(
+    assistant: NewsAssistant,
+    questions: Sequence[EvalQuestion],
+    *,
+    on_row: Callable[[EvalRow], None] | None = None,
+) -> tuple[EvalReport, list[EvalRow]]:
+    """Ask every question (as of its `question_date`) and judge the answers."""
+    rows = []
+    for question in questions:
+        started = time.perf_counter()
+        answer = assistant.ask(question.question, today=question.question_date)
+        row = judge(question, answer, (time.perf_counter() - started) * 1000)
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return summarise(rows, questions, assistant.backend.name), rows
+
+
+def format_table(reports: dict[str, EvalReport]) -> str:
+    """The metrics of one or more runs as a Markdown table (one column per run)."""
+    names = list(reports)
+    metrics = [
+        ("questions", "questions", "{:d}"),
+        ("hit@1", "hit_at_1", "{:.3f}"),
+        ("hit@4", "hit_at_4", "{:.3f}"),
+        ("hit@10", "hit_at_10", "{:.3f}"),
+        ("MRR@10", "mrr_at_10", "{:.3f}"),
+        ("answer recall", "answer_recall", "{:.3f}"),
+        ("citation precision", "citation_precision", "{:.3f}"),
+        ("citation support", "citation_support", "{:.3f}"),
+        ("null refused", "null_refused", "{:.3f}"),
+        ("answerable refused", "answerable_refused", "{:.3f}"),
+        ("latency p50 (ms)", "latency_p50_ms", "{:.0f}"),
+        ("latency p95 (ms)", "latency_p95_ms", "{:.0f}"),
+        ("backend", "backend", "{}"),
+    ]
+    lines = [
+        "| metric | " + " | ".join(names) + " |",
+        "| --- | " + " | ".join("---:" for _ in names) + " |",
+    ]
+    for label, key, fmt in metrics:
+        cells = [fmt.format(getattr(reports[n], key)) for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
