@@ -5,7 +5,7 @@ The only module that imports openai or langchain-openai.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +14,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 import prompts
 from index import LLMError
 
-from ..models import REFUSAL
+from ..models import REFUSAL, Turn
 from . import GenerationRequest
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["OpenAIBackend", "answer_messages"]
+__all__ = ["OpenAIBackend", "answer_messages", "rewrite_messages"]
 
 
 def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
@@ -46,6 +46,14 @@ def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
         )
     )
     return messages
+
+
+def rewrite_messages(question: str, history: Sequence[Turn]) -> list[BaseMessage]:
+    """The chat messages that ask for a follow-up question in standalone form."""
+    lines = []
+    for turn in history[-4:]:
+        lines += [f"User: {turn.question}", f"Assistant: {turn.answer}"]
+    return [HumanMessage(prompts.render("rewrite", history="\n".join(lines), question=question))]
 
 
 class OpenAIBackend:
@@ -102,6 +110,19 @@ class OpenAIBackend:
             raise
         except Exception as e:
             raise self._explain(e) from e
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """The question made standalone by the model (the question itself without history)."""
+        if not history:
+            return question
+        try:
+            reply = self._chat.invoke(rewrite_messages(question, history))
+        except Exception as e:
+            raise self._explain(e) from e
+        lines = [line.strip() for line in _text_of(reply.content).splitlines() if line.strip()]
+        rewritten = lines[0].strip("\"'“”‘’ ") if lines else ""
+        # A reply that is empty or rambles is no better than the question itself.
+        return rewritten if 0 < len(rewritten) <= 4 * len(question) + 200 else question
 
     def _explain(self, error: Exception) -> LLMError:
         import openai
