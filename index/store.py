@@ -112,6 +112,10 @@ class ChromaStore:
         import chromadb
 
         self.collection_name = collection
+        # Chroma's own type hints are narrower than what it accepts; the store is the fence.
+        self._client: Any
+        self._chunks: Any
+        self._articles: Any
         settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
         try:
             if host:
