@@ -1,0 +1,98 @@
+"""Follow-up questions made standalone: by the LLM when one is configured (through a real
+loopback OpenAI-compatible server), by rules otherwise."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from openai_server import OpenAIServer, Reply
+
+from assistant import LLMError, NewsAssistant, Turn, load_settings
+from assistant.rewrite import is_follow_up, standalone_question
+
+GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
+FIRST = Turn("Who is GEM partnering with?", "GEM is partnering with Ascend Elements [1].")
+
+
+@pytest.mark.parametrize(
+    ("question", "follows"),
+    [
+        ("And when was that announced?", True),
+        ("What did they build?", True),
+        ("Why?", True),
+        ("Who is GEM partnering with?", False),
+        ("When did Northvolt file for bankruptcy protection?", False),
+    ],
+)
+def test_follow_ups_are_recognised(question, follows):
+    assert is_follow_up(question) is follows
+
+
+def test_rule_based_rewrite_prepends_the_question_it_leans_on():
+    assert standalone_question("And when was that announced?", [FIRST]) == (
+        "Who is GEM partnering with? And when was that announced?"
+    )
+    assert standalone_question("Who makes sodium-ion cells?", [FIRST]) == (
+        "Who makes sodium-ion cells?"
+    )
+    assert standalone_question("And when?", []) == "And when?"
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer() as s:
+        yield s
+
+
+@pytest.fixture
+def llm_assistant(tmp_path, sample_dir, embedder, server):
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    assistant = NewsAssistant(
+        load_settings(
+            data_dir=data,
+            openai_base_url=server.base_url,
+            openai_api_key="sk-test",
+            llm_model="scripted-model",
+            llm_timeout=5,
+            llm_retries=0,
+        )
+    )
+    assistant.__dict__["embedder"] = embedder
+    return assistant
+
+
+def test_the_llm_rewrites_a_follow_up_before_retrieval(llm_assistant, server):
+    rewritten = "When did GEM and Ascend Elements announce their recycling partnership?"
+    server.script(
+        Reply(f'"{rewritten}"'),
+        Reply("GEM and Ascend Elements announced it on 4 November 2025 [1]."),
+    )
+    answer = llm_assistant.ask("And when was that announced?", history=[FIRST])
+    assert answer.standalone_question == rewritten
+    assert any(c.article_id == GEM_URL for c in answer.citations)
+    rewrite_request = server.requests[0]["body"]["messages"][-1]["content"]
+    assert "Who is GEM partnering with?" in rewrite_request
+    assert "Last question: And when was that announced?" in rewrite_request
+    assert not server.requests[0]["body"].get("stream")  # one short call, not streamed
+    assert server.requests[1]["body"]["stream"]  # then the answer, streamed
+
+
+def test_without_history_the_llm_is_not_asked_to_rewrite(llm_assistant, server):
+    server.script(Reply("GEM is partnering with Ascend Elements [1]."))
+    answer = llm_assistant.ask("Who is GEM partnering with?")
+    assert answer.standalone_question == "Who is GEM partnering with?"
+    assert len(server.requests) == 1
+
+
+def test_an_empty_rewrite_falls_back_to_the_question(llm_assistant, server):
+    server.script(Reply(""), Reply("GEM is partnering with Ascend Elements [1]."))
+    answer = llm_assistant.ask("And who else?", history=[FIRST])
+    assert answer.standalone_question == "And who else?"
+
+
+def test_a_failing_rewrite_is_one_clear_error(llm_assistant, server):
+    server.script(Reply(status=401))
+    with pytest.raises(LLMError, match="API key"):
+        llm_assistant.ask("And when was that announced?", history=[FIRST])
