@@ -1,100 +1,654 @@
-"""The browser chat (Gradio). `build_app` makes the page; `serve` launches it.
+"""The browser chat (Gradio): `build_app` makes the page, `launch` serves it, `serve` does both.
 
-The only module that imports gradio. Handlers call the same `NewsAssistant` API as the CLI.
-Article text, titles and URLs are untrusted: everything is escaped before it is shown.
+The only module that imports gradio. Handlers call the same `NewsAssistant` API as the CLI
+and keep no per-session state of their own: a conversation lives in the browser
+(`gr.BrowserState`, i.e. localStorage), so it survives a reload, its citations stay with
+their answers, and people chatting at the same time never see each other's answers.
+Everything shown is rendered by `ui_render`, which escapes article text, titles and URLs.
+
+Gradio's API (gradio_client) offers the same functions: `/ask`, `/ingest`, `/articles`,
+`/remove` and `/stats`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
-from collections.abc import Iterator
+import logging
+import re
+import shutil
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.errors import AssistantError
+from index.errors import AssistantError, UsageError
+from index.loaders import SUPPORTED_SUFFIXES
+
+from .core import clean_question
+from .models import Turn
+from .ui_render import (
+    ChatTurn,
+    Filters,
+    dump_turns,
+    ingest_rows,
+    load_turns,
+    render_article_list,
+    render_draft,
+    render_error,
+    render_ingest,
+    render_messages,
+    render_pending,
+    render_stats,
+    render_status,
+    render_user,
+    render_viewer,
+    render_viewer_hint,
+    render_viewer_missing,
+)
 
 if TYPE_CHECKING:
     import gradio as gr
 
     from .core import NewsAssistant
-    from .models import Answer
 
-__all__ = ["build_app", "render_answer", "serve"]
+__all__ = ["EXAMPLES", "build_app", "launch", "serve"]
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "Who is GEM partnering with?",
     "When did Northvolt file for bankruptcy protection?",
     "What does the EU battery regulation require?",
+    "How is Redwood Materials reusing old EV batteries?",
 ]
+# How many earlier exchanges a follow-up question is read with.
+HISTORY_TURNS = 6
+STORAGE_KEY = "news-assistant-conversation"
+UPLOAD_DIR = "uploads"
 
 
-def _link(url: str, text: str) -> str:
-    if url.startswith(("http://", "https://")):
-        href = html.escape(url, quote=True)
-        return f'<a href="{href}" target="_blank" rel="noopener noreferrer">{text}</a>'
-    return text
+def _static(name: str) -> str:
+    return (resources.files("assistant") / "static" / name).read_text(encoding="utf-8")
 
 
-def render_answer(answer: Answer) -> str:
-    """An answer as safe HTML: the text (markers kept) and its sources with quotes."""
-    parts = [f"<p>{html.escape(answer.answer)}</p>"]
-    if answer.unsupported:
-        items = "".join(f"<li>{html.escape(s)}</li>" for s in answer.unsupported)
-        parts.append(f"<p><strong>Not supported by any source:</strong></p><ul>{items}</ul>")
-    if answer.citations:
-        rows = []
-        for c in answer.citations:
-            meta = " · ".join(html.escape(x) for x in (c.source, c.published_at) if x)
-            title = _link(c.url, html.escape(c.title or "untitled"))
-            rows.append(
-                f"<li>[{c.n}] {title}"
-                + (f" <em>({meta})</em>" if meta else "")
-                + f"<blockquote>{html.escape(c.quote)}</blockquote></li>"
-            )
-        parts.append(
-            f"<ol class='sources' style='list-style:none;padding-left:0'>{''.join(rows)}</ol>"
-        )
-    return "\n".join(parts)
+def _plain(message: str) -> str:
+    """An error message as a sentence: capitalised, ending with a full stop."""
+    message = " ".join(message.split())
+    if not message:
+        return "Something went wrong."
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def _error(error: BaseException, doing: str) -> gr.Error:
+    """A `gr.Error` in plain words; unexpected errors are logged, never shown as a traceback.
+
+    Toasts render HTML (sanitised), so the message is escaped: a file or article name
+    with markup in it shows as text.
+    """
+    import gradio as gr
+
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, AssistantError):
+        return gr.Error(_toast(_plain(str(error))), print_exception=False)
+    log.error("unexpected error while %s", doing, exc_info=error)
+    return gr.Error(
+        f"Something went wrong while {doing}. The server log has the details.",
+        print_exception=False,
+    )
+
+
+def _toast(message: str) -> str:
+    """Text for a toast, which renders (sanitised) HTML: markup in names shows as text."""
+    return html.escape(message, quote=False)
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    """A safe file name for an upload (no folders, no odd characters), unique in `taken`."""
+    base = Path(name.replace("\\", "/")).name
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .") or "upload"
+    stem, suffix = Path(base).stem or "upload", Path(base).suffix
+    candidate, i = base, 2
+    while candidate.casefold() in taken:
+        candidate, i = f"{stem}-{i}{suffix}", i + 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _history(raw: Any) -> list[Turn]:
+    """API history: a list of [question, answer] pairs (or {"question", "answer"} objects)."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        raise UsageError("history must be a list of [question, answer] pairs")
+    turns = []
+    for item in raw:
+        if isinstance(item, dict):
+            item = [item.get("question"), item.get("answer")]
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 2
+            or not all(isinstance(x, str) for x in item)
+        ):
+            raise UsageError("history must be a list of [question, answer] pairs of strings")
+        turns.append(Turn(item[0], item[1]))
+    return turns
 
 
 def build_app(assistant: NewsAssistant) -> gr.Blocks:
-    """The chat page for `assistant`."""
-    import os
-
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phoning home
+    """The page for `assistant`: the chat with its source viewer and filters, and the
+    Articles tab (upload, list, remove, stats); plus the named API endpoints."""
     import gradio as gr
 
-    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[Any]:
-        history = [*history, {"role": "user", "content": message}]
+    settings = assistant.settings
+    uploads_dir = settings.data_dir / UPLOAD_DIR
+    # The browser encrypts the stored conversation with this; it is stable across restarts
+    # of the same index (so a reload after a restart keeps the chat) and differs between
+    # indexes (so a chat never shows citations into another index).
+    secret = hashlib.sha256(
+        f"news-assistant|{settings.data_dir.resolve()}|{settings.chroma_host or ''}|"
+        f"{settings.collection}".encode()
+    ).hexdigest()[:32]
+
+    # -- the index as the page shows it ---------------------------------------------------
+
+    def outlet_names() -> list[str]:
+        return sorted({r.source for r in assistant.articles() if r.source}, key=str.casefold)
+
+    def index_views(selected: Sequence[str] | None, query: str | None) -> tuple[Any, ...]:
+        """Status line, outlet choices, article list and stats, all from the index now."""
+        stats = assistant.stats()
+        records = assistant.articles()
+        names = sorted({r.source for r in records if r.source}, key=str.casefold)
+        keep = [s for s in (selected or []) if s in names]
+        return (
+            render_status(stats.backend, stats.articles, len(names)),
+            gr.Dropdown(choices=names, value=keep),
+            render_article_list(records, query or ""),
+            render_stats(stats, outlets=len(names)),
+        )
+
+    def refresh(selected: list[str] | None, query: str | None) -> tuple[Any, ...]:
         try:
-            draft = ""
-            for chunk in assistant.stream(message):
-                if chunk.answer is not None:
-                    content = render_answer(chunk.answer)
-                else:
-                    draft += chunk.text
-                    content = html.escape(draft)
-                yield "", [*history, {"role": "assistant", "content": content}]
+            return index_views(selected, query)
+        except Exception as e:
+            raise _error(e, "reading the index") from e
+
+    # -- the chat -------------------------------------------------------------------------
+
+    def respond(
+        question: str,
+        conversation: Any,
+        outlets: list[str] | None,
+        since: str | None,
+        until: str | None,
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        """Stream the answer to `question` into the chat; store the checked answer."""
+        if not (question or "").strip():
+            gr.Warning("Type a question first.")
+            return
+        try:
+            text = clean_question(question)
+            filters = Filters.parse(outlets, since, until)
         except AssistantError as e:
-            raise gr.Error(str(e)) from e
+            raise _error(e, "reading your question") from e
+        turns = load_turns(conversation)
+        history = [Turn(t.question, t.answer.answer) for t in turns[-HISTORY_TURNS:]]
+        shown = render_messages(turns)
+        user = {"role": "user", "content": render_user(text)}
+        yield "", [*shown, user, {"role": "assistant", "content": render_pending()}], gr.skip()
+        draft, final = "", None
+        try:
+            for chunk in assistant.stream(text, history=history, where=filters.search_filter()):
+                if chunk.answer is not None:
+                    final = chunk.answer
+                elif chunk.text:
+                    draft += chunk.text
+                    bubble = {"role": "assistant", "content": render_draft(draft)}
+                    yield gr.skip(), [*shown, user, bubble], gr.skip()
+        except Exception as e:  # the edge: show why in the chat and a toast, keep the question
+            message = _error(e, "answering").message
+            gr.Warning(message)
+            bubble = {"role": "assistant", "content": render_error(message)}
+            yield question, [*shown, user, bubble], gr.skip()
+            return
+        if final is None:  # the chain always ends with an answer; be safe anyway
+            yield question, shown, gr.skip()
+            return
+        turns.append(ChatTurn(text, final, filters))
+        yield gr.skip(), render_messages(turns), dump_turns(turns)
 
-    with gr.Blocks(title="News Assistant") as app:
-        gr.Markdown("## News Assistant\nAsk about your articles; every answer cites its sources.")
-        status = gr.Markdown()
-        chat = gr.Chatbot(label="Conversation", height=520)
-        box = gr.Textbox(placeholder="Ask a question about your articles", label="Question")
-        gr.Examples(EXAMPLES, inputs=box)
-        box.submit(respond, [box, chat], [box, chat])
+    def respond_example(
+        conversation: Any,
+        outlets: list[str] | None,
+        since: str | None,
+        until: str | None,
+        evt: gr.SelectData,
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        value = evt.value
+        question = value.get("text", "") if isinstance(value, dict) else str(value or "")
+        yield from respond(question, conversation, outlets, since, until)
 
-        def describe() -> str:
-            articles, chunks = assistant.store.counts()
-            label = assistant.backend_label
-            return f"Answers by: {label} · {articles} articles, {chunks} chunks indexed"
+    def restore(conversation: Any) -> list[dict[str, str]]:
+        return render_messages(load_turns(conversation))
 
-        app.load(describe, None, status)
+    def open_source(conversation: Any, evt: gr.EventData) -> str:
+        """The source viewer for the citation clicked (its turn and number)."""
+        data = evt._data if isinstance(evt._data, dict) else {}
+        try:
+            turn, n = int(data["turn"]), int(data["n"])
+        except (KeyError, TypeError, ValueError):
+            return render_viewer_missing("That link does not point to a source.")
+        turns = load_turns(conversation)
+        if not 0 <= turn < len(turns):
+            return render_viewer_missing("That answer is no longer in this conversation.")
+        citation = next((c for c in turns[turn].answer.citations if c.n == n), None)
+        if citation is None:
+            return render_viewer_missing(f"Answer {turn + 1} has no source {n}.")
+        try:
+            record, body = assistant.article(citation.article_id)
+        except UsageError:  # removed since the answer was given
+            return render_viewer(citation, turn=turn, record=None, body=None)
+        except Exception as e:
+            raise _error(e, "opening the source") from e
+        return render_viewer(citation, turn=turn, record=record, body=body)
+
+    def describe_filters(outlets: list[str] | None, since: str | None, until: str | None) -> Any:
+        try:
+            described = Filters.parse(outlets, since, until).describe()
+        except UsageError as e:
+            return gr.Accordion(label=f"Filters: {_plain(str(e))}")
+        label = f"Filters: {described}" if described else "Filters: all outlets, any date"
+        return gr.Accordion(label=label)
+
+    # -- the Articles tab -----------------------------------------------------------------
+
+    # Gradio finds the progress tracker by its default value, hence the call in the default.
+    def ingest_files(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        """Index uploaded files; the report as data (one row per file)."""
+        if not files:
+            raise gr.Error(
+                "Choose one or more files first: drop them on the upload box or click it.",
+                print_exception=False,
+            )
+        try:
+            uploads_dir.mkdir(parents=True, exist_ok=True)
+            taken: set[str] = set()
+            copies = []
+            for f in files:
+                source = Path(f if isinstance(f, str) else getattr(f, "path", str(f)))
+                target = uploads_dir / _unique_name(source.name, taken)
+                shutil.copyfile(source, target)
+                copies.append(target)
+            progress((0, len(copies)), desc="Reading files", unit="files")
+
+            def on_progress(p: Any) -> None:
+                done = p.files_done >= p.files_total
+                desc = "Embedding and storing passages" if done else f"Read {Path(p.current).name}"
+                progress((p.files_done, p.files_total), desc=desc, unit="files")
+
+            report = assistant.ingest(copies, progress=on_progress)
+        except Exception as e:
+            raise _error(e, "indexing the files") from e
+        indexed = {r.path for r in assistant.articles()}
+        for copy in copies:  # keep no copy of a file that gave nothing
+            if str(copy.resolve()) not in indexed:
+                copy.unlink(missing_ok=True)
+        summary = report.to_dict()
+        rows = ingest_rows(report, uploads_dir.resolve())
+        summary["files"] = rows
+        summary["failed"] = [
+            {"file": r["file"], "error": r["detail"]} for r in rows if r["status"] == "failed"
+        ]
+        return summary
+
+    def show_ingest(report: Any, outlets: list[str] | None, query: str | None) -> tuple[Any, ...]:
+        report = report if isinstance(report, dict) else {}
+        rows = report.get("files") or []
+        failed = [r for r in rows if r.get("status") == "failed"]
+        if failed:
+            listed = "; ".join(f"{r['file']}: {r['detail']}" for r in failed[:3])
+            more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+            files = f"{len(failed)} file{'s' if len(failed) != 1 else ''}"
+            gr.Warning(_toast(f"{files} could not be indexed: {listed}{more}"))
+        elif rows:
+            gr.Info(f"Indexed {len(rows)} file{'s' if len(rows) != 1 else ''}.")
+        return (render_ingest(rows, report), None, *refresh(outlets, query))
+
+    def remove_article(
+        outlets: list[str] | None, query: str | None, evt: gr.EventData
+    ) -> tuple[Any, ...]:
+        data = evt._data if isinstance(evt._data, dict) else {}
+        article_id = data.get("remove")
+        try:
+            records = {r.id: r for r in assistant.articles()}
+            record = records.get(article_id) if isinstance(article_id, str) else None
+            if record is None:
+                gr.Warning("That article is no longer indexed; the list is up to date now.")
+            else:
+                assistant.remove([record.id])
+                _forget_upload(record.path, uploads_dir, assistant)
+                gr.Info(_toast(f"Removed “{record.title or record.id}”."))
+        except Exception as e:
+            raise _error(e, "removing the article") from e
+        return refresh(outlets, query)
+
+    def search_articles(query: str | None) -> str:
+        try:
+            return render_article_list(assistant.articles(), query or "")
+        except Exception as e:
+            raise _error(e, "searching the articles") from e
+
+    # -- the API (gradio_client) ----------------------------------------------------------
+
+    def ask(
+        question: str,
+        outlets: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        history: list[list[str]] | None = None,
+    ) -> dict[str, Any]:
+        """Answer a question from the indexed articles: the answer text with [n] markers,
+        `refused`, `unsupported` sentences and `citations` (article, quote, offsets)."""
+        try:
+            filters = Filters.parse(outlets, since, until)
+            answer = assistant.ask(
+                question, history=_history(history), where=filters.search_filter()
+            )
+        except Exception as e:
+            raise _error(e, "answering") from e
+        return {**answer.to_dict(), "filters": filters.to_dict()}
+
+    def articles() -> list[dict[str, Any]]:
+        """Every indexed article (id, title, outlet, date, URL), newest first."""
+        try:
+            return [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "source": r.source,
+                    "published_at": r.published_at,
+                    "url": r.url,
+                    "chunks": len(r.chunk_ids),
+                }
+                for r in assistant.articles()
+            ]
+        except Exception as e:
+            raise _error(e, "listing the articles") from e
+
+    def remove(article_ids: list[str]) -> dict[str, Any]:
+        """Remove indexed articles by id; returns how many were removed."""
+        try:
+            records = {r.id: r for r in assistant.articles()}
+            unknown = [a for a in article_ids if a not in records]
+            if unknown:
+                raise UsageError(f"no indexed article has the id {unknown[0]!r}")
+            removed = assistant.remove(list(article_ids)) if article_ids else 0
+            for article_id in article_ids:
+                _forget_upload(records[article_id].path, uploads_dir, assistant)
+        except Exception as e:
+            raise _error(e, "removing articles") from e
+        return {"removed": removed}
+
+    def stats() -> dict[str, Any]:
+        """What is indexed: articles, chunks, outlets, embedding model, store, backend."""
+        try:
+            return assistant.stats().to_dict()
+        except Exception as e:
+            raise _error(e, "reading the index") from e
+
+    # -- the page -------------------------------------------------------------------------
+
+    # Gradio finds EventData/SelectData arguments by their type hints, which this module
+    # (with postponed annotations and a lazy gradio import) cannot resolve by name.
+    respond_example.__annotations__["evt"] = gr.SelectData
+    open_source.__annotations__["evt"] = gr.EventData
+    remove_article.__annotations__["evt"] = gr.EventData
+    ingest_files.__annotations__["progress"] = gr.Progress
+
+    private: dict[str, Any] = {"api_visibility": "private"}
+    with gr.Blocks(title="News Assistant", analytics_enabled=False) as app:
+        conversation = gr.BrowserState([], storage_key=STORAGE_KEY, secret=secret)
+        with gr.Row(elem_classes="app-header-row"):
+            gr.HTML(
+                '<div class="app-header"><h1>News Assistant</h1><span class="tagline">'
+                "Ask about your articles — every answer links to the sentences it comes "
+                "from.</span></div>",
+                js_on_load=None,
+            )
+        status = gr.HTML(render_status(assistant.backend_label, 0, 0), js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    chat = gr.Chatbot(
+                        elem_id="chat",
+                        label="Conversation",
+                        show_label=False,
+                        height=560,
+                        render_markdown=False,
+                        sanitize_html=True,
+                        feedback_options=None,
+                        buttons=[],
+                        placeholder=(
+                            "**Ask a question about your news articles.**  \n"
+                            "Each answer quotes its sources; click a number to read it."
+                        ),
+                        examples=[{"text": q} for q in EXAMPLES],
+                    )
+                    with gr.Row(equal_height=True):
+                        question = gr.Textbox(
+                            elem_id="question",
+                            show_label=False,
+                            placeholder="Ask about your articles, e.g. Who is GEM partnering with?",
+                            lines=1,
+                            max_lines=6,
+                            scale=6,
+                            autofocus=True,
+                            submit_btn=False,
+                        )
+                        ask_button = gr.Button(
+                            "Ask", variant="primary", scale=1, min_width=80, elem_id="ask"
+                        )
+                    with gr.Accordion(
+                        "Filters: all outlets, any date", open=False, elem_id="filters"
+                    ) as filter_box:
+                        outlets = gr.Dropdown(
+                            label="Outlets",
+                            info="Answer only from these outlets (none chosen = all).",
+                            choices=[],
+                            multiselect=True,
+                            elem_id="filter-outlets",
+                        )
+                        with gr.Row(equal_height=True):
+                            since = gr.DateTime(
+                                label="Published from",
+                                include_time=False,
+                                type="string",
+                                elem_id="filter-since",
+                            )
+                            until = gr.DateTime(
+                                label="Published until",
+                                include_time=False,
+                                type="string",
+                                elem_id="filter-until",
+                            )
+                        with gr.Row(equal_height=True):
+                            gr.HTML(
+                                '<div class="filters-hint">Filters apply to the next '
+                                "question; each answer says which it used.</div>",
+                                js_on_load=None,
+                            )
+                            clear_filters = gr.Button(
+                                "Clear filters", size="sm", variant="secondary", scale=0
+                            )
+                    with gr.Row():
+                        gr.HTML(
+                            '<div class="chat-hint">Follow-up questions use the '
+                            "conversation; the chat is kept in this browser.</div>",
+                            js_on_load=None,
+                        )
+                        new_chat = gr.Button(
+                            "New conversation",
+                            size="sm",
+                            variant="secondary",
+                            scale=0,
+                            min_width=160,
+                            elem_id="new-chat",
+                        )
+                with gr.Column(scale=2, min_width=320):
+                    viewer = gr.HTML(
+                        render_viewer_hint(),
+                        elem_id="source-viewer",
+                        js_on_load=_static("viewer.js"),
+                    )
+            with gr.Tab("Articles", id="articles-tab"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    files = gr.File(
+                        label="Add articles (.txt .md .html .json .jsonl .pdf)",
+                        file_count="multiple",
+                        file_types=sorted(SUPPORTED_SUFFIXES),
+                        type="filepath",
+                        elem_id="upload",
+                    )
+                    index_button = gr.Button(
+                        "Index files", variant="primary", elem_id="index-files"
+                    )
+                    results = gr.HTML(
+                        render_ingest([], {}),
+                        elem_id="ingest-results",
+                        js_on_load=None,
+                        min_height=40,
+                    )
+                    report = gr.JSON(label="report", visible=False)
+                    search = gr.Textbox(
+                        label="Indexed articles",
+                        placeholder="Search by title, outlet, date or id",
+                        elem_id="article-search",
+                    )
+                    article_list = gr.HTML(
+                        elem_id="article-list", js_on_load=_static("articles.js")
+                    )
+                with gr.Column(scale=2, min_width=300):
+                    gr.HTML('<h3 class="stats-heading">Index</h3>', js_on_load=None)
+                    index_stats = gr.HTML(elem_id="index-stats", js_on_load=None)
+
+        views = [status, outlets, article_list, index_stats]
+        app.load(refresh, [outlets, search], views, **private)
+        app.load(restore, [conversation], [chat], **private)
+
+        chat_inputs = [question, conversation, outlets, since, until]
+        chat_outputs = [question, chat, conversation]
+        gr.on(
+            [question.submit, ask_button.click],
+            respond,
+            chat_inputs,
+            chat_outputs,
+            show_progress="hidden",
+            **private,
+        )
+        chat.example_select(
+            respond_example, chat_inputs[1:], chat_outputs, show_progress="hidden", **private
+        )
+        viewer.click(open_source, [conversation], [viewer], show_progress="hidden", **private)
+
+        def start_over() -> tuple[Any, ...]:
+            return [], [], render_viewer_hint()
+
+        new_chat.click(start_over, None, [chat, conversation, viewer], **private)
+        chat.clear(start_over, None, [chat, conversation, viewer], **private)
+        gr.on(
+            [outlets.change, since.change, until.change],
+            describe_filters,
+            [outlets, since, until],
+            [filter_box],
+            show_progress="hidden",
+            **private,
+        )
+        clear_filters.click(lambda: ([], None, None), None, [outlets, since, until], **private)
+
+        writes: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index-writes"}
+        index_button.click(
+            ingest_files,
+            [files],
+            [report],
+            api_name="ingest",
+            show_progress_on=[results],
+            **writes,
+        ).success(show_ingest, [report, outlets, search], [results, files, *views], **private)
+        search.change(
+            search_articles,
+            [search],
+            [article_list],
+            show_progress="hidden",
+            trigger_mode="always_last",
+            **private,
+        )
+        article_list.click(remove_article, [outlets, search], views, **writes, **private)
+
+        gr.api(ask, api_name="ask")
+        gr.api(articles, api_name="articles")
+        gr.api(remove, api_name="remove", **writes)
+        gr.api(stats, api_name="stats")
+
+    app.queue(default_concurrency_limit=8)
     return app
 
 
+def _forget_upload(path: str, uploads_dir: Path, assistant: NewsAssistant) -> None:
+    """Delete an uploaded file's copy once no indexed article comes from it."""
+    try:
+        target = Path(path)
+        if target.parent.resolve() != uploads_dir.resolve():
+            return  # only files the page uploaded, never the user's own folders
+        if any(r.path == path for r in assistant.articles()):
+            return
+        target.unlink(missing_ok=True)
+    except OSError:
+        log.warning("could not delete the uploaded copy %s", path, exc_info=True)
+
+
+def _theme() -> Any:
+    import gradio as gr
+
+    # System fonts: the page must not fetch fonts from the internet.
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        neutral_hue="slate",
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
+
+
+def launch(
+    app: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    max_file_mb: float = 50.0,
+    quiet: bool = False,
+) -> str:
+    """Serve `app` on host:port with the page's theme and styles; returns the local URL.
+    With `block=False` it returns at once and the server runs until `app.close()`."""
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        show_error=False,
+        max_file_size=int(max_file_mb * 1024 * 1024),
+        theme=_theme(),
+        css=_static("ui.css"),
+        footer_links=["api"],
+        ssr_mode=False,
+        quiet=quiet,
+    )
+    return str(url)
+
+
 def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
-    """Launch the chat and block until interrupted."""
-    app = build_app(assistant)
-    app.queue(default_concurrency_limit=8).launch(server_name=host, server_port=port)
+    """Build the page and serve it until interrupted."""
+    # Load the embedding model now, not on the first question (and not by eight at once).
+    assistant.embedder.encode(["warm up"])
+    launch(build_app(assistant), host=host, port=port, max_file_mb=assistant.settings.max_file_mb)
