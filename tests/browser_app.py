@@ -1,0 +1,109 @@
+"""Helpers for the web UI tests: serve the real app on a free loopback port, drive Debian's
+chromium with playwright, and read the chat like a user does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from conftest import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+# Generous: the first answer of a test session loads a model on a slow CI machine.
+TIMEOUT_MS = 30_000
+
+
+@contextmanager
+def serving(assistant: Any) -> Iterator[str]:
+    """The app for `assistant`, served in this process on a free port; yields its URL."""
+    from assistant.ui import build_app, launch
+
+    app = build_app(assistant)
+    url = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium, headless, with nothing that phones home."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+class ChatPage:
+    """A browser tab on the app, with the few actions the tests need."""
+
+    def __init__(self, page: Any, url: str, shots: Path) -> None:
+        self.page = page
+        self.url = url
+        self.shots = shots
+        self.dialogs: list[str] = []
+        page.on("dialog", self._dialog)
+        page.set_default_timeout(TIMEOUT_MS)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def open(self) -> ChatPage:
+        self.page.goto(self.url)
+        self.page.locator(".status-line").wait_for()
+        self.page.locator("#chat").wait_for()
+        return self
+
+    def shot(self, name: str) -> Path:
+        """A screenshot of the current state, saved under the test's tmp dir."""
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    @property
+    def answers(self) -> Any:
+        """Checked answers in the chat (not the one still streaming)."""
+        return self.page.locator("#chat .answer:not(.pending):not(.draft)")
+
+    def ask(self, question: str) -> Any:
+        """Type and send a question; the locator of its checked answer once it is there."""
+        from playwright.sync_api import expect
+
+        before = self.answers.count()
+        box = self.page.locator("#question textarea")
+        box.fill(question)
+        box.press("Enter")
+        expect(self.answers).to_have_count(before + 1, timeout=TIMEOUT_MS)
+        return self.answers.nth(before)
+
+    def tab(self, name: str) -> None:
+        self.page.get_by_role("tab", name=name).click()
+
+    def open_filters(self) -> None:
+        self.page.locator("#filters").get_by_text("Filters:").first.click()
+        self.page.locator("#filter-outlets").wait_for()
+
+    def pick_outlet(self, name: str) -> None:
+        self.page.locator("#filter-outlets input").click()
+        self.page.get_by_role("option", name=name, exact=True).click()
+        self.page.keyboard.press("Escape")
+
+    def choose_files(self, *paths: Path) -> None:
+        """Put files in the upload box and wait until they are uploaded."""
+        from playwright.sync_api import expect
+
+        upload = self.page.locator("#upload")
+        upload.locator("input[type=file]").set_input_files([str(p) for p in paths])
+        expect(upload.locator("tbody tr")).to_have_count(len(paths), timeout=TIMEOUT_MS)
+        expect(upload).not_to_contain_text("Uploading", timeout=TIMEOUT_MS)
+
+    def toasts(self) -> list[str]:
+        return self.page.locator("[data-testid='toast-body']").all_inner_texts()

@@ -1,0 +1,469 @@
+"""The web UI in a real headless Chromium, against the real app (real embedding model, real
+Chroma) served on a free loopback port. Each test saves screenshots of its main states under
+its tmp dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, serving
+from conftest import ROOT, free_port
+from openai_server import OpenAIServer, Reply
+
+from assistant import NewsAssistant, load_settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+GEM_TITLE = "Ascend Elements and GEM team up on battery recycling for Europe"
+GEM_QUOTE = (
+    "GEM Co. is partnering with Ascend Elements to build a lithium-ion battery recycling "
+    "network in Europe, the two companies announced on 4 November 2025."
+)
+
+# Records each state the newest answer bubble goes through: pending, draft, final.
+WATCH_ANSWERS = """() => {
+  window.answerStates = [];
+  new MutationObserver(() => {
+    const all = document.querySelectorAll('#chat .answer');
+    if (!all.length) return;
+    const last = all[all.length - 1];
+    const state = last.classList.contains('pending') ? 'pending'
+      : last.classList.contains('draft') ? 'draft' : 'final';
+    if (window.answerStates[window.answerStates.length - 1] !== state) {
+      window.answerStates.push(state);
+    }
+  }).observe(document.querySelector('#chat'), {subtree: true, childList: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser, tmp_path):
+    """Open the app at a URL in a fresh browser profile (its own localStorage)."""
+    contexts = []
+
+    def open_(url: str) -> ChatPage:
+        context = browser.new_context(viewport={"width": 1400, "height": 950})
+        contexts.append(context)
+        return ChatPage(context.new_page(), url, tmp_path).open()
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def app_url(sample_assistant):
+    with serving(sample_assistant) as url:
+        yield url
+
+
+@pytest.fixture
+def chat(open_page, app_url) -> ChatPage:
+    return open_page(app_url)
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=TIMEOUT_MS // 2)
+    return playwright_expect(locator)
+
+
+def source_metas(answer) -> list[str]:
+    return answer.locator(".source-meta").all_inner_texts()
+
+
+def test_the_gem_question_streams_a_cited_answer_that_opens_its_source(chat):
+    page = chat.page
+    expect(page.locator(".status-line")).to_contain_text("offline extractive")
+    expect(page.locator(".status-line")).to_contain_text(re.compile(r"\d+ articles"))
+    chat.shot("01-first-load")
+    page.evaluate(WATCH_ANSWERS)
+    # One of the example questions offered on first load.
+    page.locator("#chat").get_by_text("Who is GEM partnering with?", exact=True).click()
+    answer = chat.answers.first
+    expect(answer.locator(".answer-text")).to_contain_text("Ascend Elements")
+    # Streamed: the bubble was there (searching / drafting) before the checked answer.
+    states = page.evaluate("window.answerStates")
+    assert states[0] in ("pending", "draft") and states[-1] == "final", states
+    expect(answer.locator(".source-title")).to_have_text([GEM_TITLE])
+    chat.shot("02-gem-answer")
+
+    answer.locator(".answer-text a.cite-chip").first.click()
+    viewer = page.locator("#source-viewer")
+    expect(viewer.locator("mark")).to_have_text(GEM_QUOTE)
+    expect(viewer.locator(".viewer-title")).to_have_text(GEM_TITLE)
+    expect(viewer.locator(".viewer-meta")).to_contain_text("Battery Brief · 4 Nov 2025")
+    link = viewer.locator("a.viewer-link")
+    expect(link).to_have_attribute("href", re.compile(r"^https://example\.com/"))
+    expect(link).to_have_attribute("target", "_blank")
+    expect(viewer.locator(".viewer-text")).to_contain_text("Ascend Elements is a US company")
+    chat.shot("03-source-viewer")
+
+    follow = chat.ask("And when was that announced?")
+    expect(follow.locator(".answer-text")).to_contain_text("4 November 2025")
+    expect(follow.locator(".source-title")).to_contain_text([GEM_TITLE])
+    expect(follow.locator(".answer-notes")).to_contain_text(
+        "Searched for: “Who is GEM partnering with? And when was that announced?”"
+    )
+    chat.shot("04-follow-up")
+
+
+def test_the_viewer_scrolls_a_quote_deep_in_the_article_into_view(chat):
+    answer = chat.ask("Which markets do similar projects in Nevada, Florida and Ontario target?")
+    expect(answer.locator(".answer-text")).to_contain_text("North American market")
+    answer.locator(".answer-text a.cite-chip").first.click()
+    mark = chat.page.locator("#source-viewer mark")
+    expect(mark).to_contain_text("North American market")
+    box = chat.page.locator("#source-viewer .viewer-body")
+    # The quote is the article's last sentence: the text box scrolled to it.
+    chat.page.wait_for_function(
+        """() => {
+          const box = document.querySelector('#source-viewer .viewer-body');
+          const m = document.querySelector('#source-viewer mark').getBoundingClientRect();
+          const b = box.getBoundingClientRect();
+          return box.scrollTop > 0 && m.top >= b.top - 1 && m.bottom <= b.bottom + 1;
+        }"""
+    )
+    assert box.evaluate("b => b.scrollHeight > b.clientHeight")
+    chat.shot("01-scrolled-to-quote")
+
+
+def test_citations_stay_with_their_answers_as_the_chat_grows_and_after_a_reload(chat):
+    page = chat.page
+    chat.ask("Who is GEM partnering with?")
+    chat.ask("When did Northvolt file for bankruptcy protection?")
+    viewer = page.locator("#source-viewer")
+
+    def open_source(answer: int) -> None:
+        chat.answers.nth(answer).locator(".answer-text a.cite-chip").first.click()
+        expect(viewer.locator(".viewer-kicker")).to_contain_text(f"Source 1 of answer {answer + 1}")
+
+    open_source(0)
+    expect(viewer.locator(".viewer-title")).to_have_text(GEM_TITLE)
+    expect(viewer.locator("mark")).to_have_text(GEM_QUOTE)
+    open_source(1)
+    expect(viewer.locator(".viewer-title")).to_contain_text("Northvolt")
+    expect(viewer.locator("mark")).to_contain_text("Northvolt")
+    chat.shot("01-two-answers")
+
+    page.reload()
+    page.locator(".status-line").wait_for()
+    expect(chat.answers).to_have_count(2)
+    expect(chat.answers.nth(0).locator(".answer-text")).to_contain_text("Ascend Elements")
+    expect(chat.answers.nth(0).locator(".source-title")).to_have_text([GEM_TITLE])
+    expect(chat.answers.nth(1).locator(".source-title")).to_contain_text(["Northvolt"])
+    open_source(0)
+    expect(viewer.locator(".viewer-title")).to_have_text(GEM_TITLE)
+    expect(viewer.locator("mark")).to_have_text(GEM_QUOTE)
+    chat.shot("02-after-reload")
+    # The restored conversation still carries follow-ups.
+    follow = chat.ask("And when was that announced?")
+    expect(follow.locator(".answer-notes")).to_contain_text(
+        "Searched for: “When did Northvolt file for bankruptcy protection? And when was that"
+    )
+    open_source(1)
+    expect(viewer.locator(".viewer-title")).to_contain_text("Northvolt")
+
+    page.locator("#new-chat").click()
+    expect(chat.answers).to_have_count(0)
+    page.reload()
+    page.locator(".status-line").wait_for()
+    expect(
+        page.locator("#chat").get_by_text("Who is GEM partnering with?", exact=True)
+    ).to_be_visible()
+    expect(chat.answers).to_have_count(0)
+
+
+def test_uploading_a_good_and_a_broken_file_reports_each_and_updates_the_list(chat, tmp_path):
+    page = chat.page
+    good = tmp_path / "solar-tariffs.md"
+    good.write_text(
+        "---\ntitle: Solar panel makers face new tariffs in Europe\nsource: Sun Times\n"
+        "date: 2025-10-02\n---\nThe European Commission proposed tariffs of 20 percent on "
+        "imported solar panels on 2 October 2025.\n\nManufacturers warned that the tariffs "
+        "would raise the cost of rooftop installations.\n",
+        encoding="utf-8",
+    )
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"title": "half a file", "body": ', encoding="utf-8")
+
+    chat.tab("Articles")
+    count = page.locator("#article-list .article-count")
+    expect(count).to_have_text(re.compile(r"^\d+ articles$"))
+    before = int(count.inner_text().split()[0])
+    chat.choose_files(good, broken)
+    chat.shot("01-files-chosen")
+    page.locator("#index-files").click()
+
+    results = page.locator("#ingest-results")
+    expect(results.locator("tr.row-added")).to_contain_text("solar-tariffs.md")
+    expect(results.locator("tr.row-failed")).to_contain_text("broken.json")
+    expect(results.locator("tr.row-failed")).to_contain_text("malformed JSON")
+    expect(results.locator(".ingest-summary")).to_contain_text("2 files: 1 added, 1 failed")
+    expect(page.locator("[data-testid='toast-body']").first).to_contain_text("broken.json")
+    expect(count).to_have_text(f"{before + 1} articles")
+    expect(page.locator("#article-list")).to_contain_text("Solar panel makers face new tariffs")
+    expect(page.locator(".status-line")).to_contain_text(f"{before + 1} articles")
+    expect(page.locator("#index-stats")).to_contain_text("Sun Times")
+    expect(page.locator("#upload tbody tr")).to_have_count(0)  # cleared for the next upload
+    chat.shot("02-ingested")
+
+    chat.tab("Chat")
+    answer = chat.ask("How high are the proposed tariffs on solar panels?")
+    expect(answer.locator(".source-title")).to_contain_text(["Solar panel makers"])
+    chat.open_filters()
+    page.locator("#filter-outlets input").click()
+    expect(page.get_by_role("option", name="Sun Times", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+
+    chat.tab("Articles")
+    page.get_by_placeholder("Search by title, outlet, date or id").fill("tariffs")
+    expect(page.locator("#article-list tbody tr")).to_have_count(1)
+    expect(count).to_contain_text(f"1 of {before + 1} articles match")
+    remove = page.locator("#article-list tr", has_text="Solar panel makers").locator("button")
+    remove.click()
+    expect(remove).to_have_text("Click again to remove")
+    chat.shot("03-confirm-remove")
+    remove.click()
+    expect(page.locator("#article-list")).not_to_contain_text("Solar panel makers")
+    expect(page.locator(".status-line")).to_contain_text(f"{before} articles")
+    page.get_by_placeholder("Search by title, outlet, date or id").fill("")
+    expect(count).to_have_text(f"{before} articles")
+    chat.shot("04-removed")
+
+
+def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
+    page = chat.page
+    title = "<script>alert(1)</script> Zinc batteries <img src=x onerror=alert(1)>"
+    evil = {
+        "title": title,
+        "body": (
+            'Zinc-air batteries <img src=x onerror="window.xss=1;alert(2)"> store energy '
+            "cheaply. <script>window.xss=2;alert(3)</script> The startup Zincly raised 40 "
+            "million dollars for zinc-air batteries in 2025. ${alert(4)} "
+            "{{constructor.constructor('alert(5)')()}}"
+        ),
+        "source": "<b onmouseover=alert(7)>Evil Outlet</b>",
+        "date": "2025-08-01",
+        "url": "javascript:alert(6)",
+    }
+    upload = tmp_path / "zinc.jsonl"
+    upload.write_text(json.dumps(evil) + "\n", encoding="utf-8")
+
+    chat.tab("Articles")
+    chat.choose_files(upload)
+    page.locator("#index-files").click()
+    expect(page.locator("#ingest-results tr.row-added")).to_contain_text("zinc.jsonl")
+    row = page.locator("#article-list tr", has_text="Zinc batteries")
+    expect(row.locator(".a-title")).to_contain_text(title)  # the markup, as text
+    expect(row.locator(".a-outlet")).to_have_text("<b onmouseover=alert(7)>Evil Outlet</b>")
+    chat.shot("01-listed-as-text")
+
+    chat.tab("Chat")
+    answer = chat.ask("Who raised money for zinc-air batteries?")
+    expect(answer.locator(".source-title")).to_contain_text([title])
+    expect(answer.locator(".answer-text")).to_contain_text("Zincly raised 40 million")
+    answer.locator(".answer-text a.cite-chip").first.click()
+    viewer = page.locator("#source-viewer")
+    expect(viewer.locator(".viewer-title")).to_have_text(title)
+    expect(viewer.locator("mark")).to_contain_text("Zincly raised")
+    expect(viewer.locator(".viewer-meta")).to_contain_text("javascript:alert(6)")  # not a link
+    expect(viewer).to_contain_text("<script>window.xss=2;alert(3)</script>")
+    expect(viewer).to_contain_text("${alert(4)}")
+    chat.shot("02-source-as-text")
+
+    chat.tab("Articles")
+    remove = page.locator("#article-list tr", has_text="Zinc batteries").locator("button")
+    remove.click()
+    remove.click()  # the "Removed …" toast names the title: escaped too
+    expect(page.locator("#article-list")).not_to_contain_text("Zinc batteries")
+
+    page.wait_for_timeout(500)  # give any injected handler a chance to fire
+    assert chat.dialogs == []
+    assert page.evaluate("window.xss") is None
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("#chat script, #source-viewer script, #article-list script").count() == 0
+    assert page.locator("a[href^='javascript' i]").count() == 0
+    assert page.locator("b[onmouseover]").count() == 0
+    chat.shot("03-removed")
+
+
+def test_filters_narrow_the_sources_and_refusals_are_flagged(chat):
+    page = chat.page
+    question = "Which companies recycle batteries?"
+    everything = chat.ask(question)
+    assert any(m.startswith("Battery Brief") for m in source_metas(everything))
+
+    chat.open_filters()
+    chat.pick_outlet("Storage Ledger")
+    expect(page.locator("#filters")).to_contain_text("Filters: Storage Ledger")
+    narrowed = chat.ask(question)
+    metas = source_metas(narrowed)
+    assert metas and all(m.startswith("Storage Ledger") for m in metas), metas
+    expect(narrowed.locator(".answer-notes")).to_contain_text("Only: Storage Ledger")
+    # The earlier answer keeps its own sources.
+    assert any(m.startswith("Battery Brief") for m in source_metas(chat.answers.first))
+    chat.shot("01-outlet-filter")
+
+    page.locator("#filters").get_by_role("button", name="Clear filters").click()
+    expect(page.locator("#filters")).to_contain_text("Filters: all outlets, any date")
+    unfiltered = chat.ask("When did Northvolt file for bankruptcy protection?")
+    assert any("2024" in m for m in source_metas(unfiltered))
+    since = page.locator("#filter-since input")
+    since.fill("2025-01-01")
+    since.press("Enter")
+    expect(page.locator("#filters")).to_contain_text("from 1 Jan 2025")
+    dated = chat.ask("When did Northvolt file for bankruptcy protection?")
+    assert not any("2024" in m for m in source_metas(dated))
+    expect(dated.locator(".source-title")).not_to_contain_text(["Northvolt files"])
+    chat.shot("02-date-filter")
+
+    refused = chat.ask("What is the capital of Mongolia?")
+    expect(refused.locator(".flag-refused")).to_be_visible()
+    expect(refused.locator(".flag-refused")).to_contain_text("Not answered")
+    expect(refused.locator(".sources")).to_have_count(0)
+    chat.shot("03-refused")
+
+
+def test_two_people_chatting_at_once_never_see_each_others_answers(open_page, app_url):
+    alice, bob = open_page(app_url), open_page(app_url)
+    for page, question in (
+        (alice, "Who is GEM partnering with?"),
+        (bob, "When did Northvolt file for bankruptcy protection?"),
+    ):
+        box = page.page.locator("#question textarea")
+        box.fill(question)
+        box.press("Enter")
+    expect(alice.answers).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(bob.answers).to_have_count(1, timeout=TIMEOUT_MS)
+    for page in (alice, bob):
+        page.page.reload()
+        page.page.locator(".status-line").wait_for()
+        expect(page.answers).to_have_count(1)
+    expect(alice.answers.first).to_contain_text("Ascend Elements")
+    expect(alice.page.locator("#chat")).not_to_contain_text("Northvolt")
+    expect(bob.answers.first).to_contain_text("Northvolt")
+    expect(bob.page.locator("#chat")).not_to_contain_text("Ascend Elements")
+    alice.shot("01-alice")
+    bob.shot("02-bob")
+
+
+@pytest.fixture
+def llm_server():
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_url(tmp_path, sample_dir, embedder, llm_server):
+    data = tmp_path / "llm-data"
+    shutil.copytree(sample_dir, data)
+    assistant = NewsAssistant(
+        load_settings(
+            data_dir=data,
+            openai_base_url=llm_server.base_url,
+            openai_api_key="sk-test",
+            llm_model="scripted-model",
+            llm_timeout=5,
+            llm_retries=0,
+        )
+    )
+    assistant.__dict__["embedder"] = embedder
+    with serving(assistant) as url:
+        yield url
+
+
+def test_an_llm_answer_streams_and_flags_its_unsupported_sentence(open_page, llm_url, llm_server):
+    llm_server.script(
+        Reply(
+            "GEM is partnering with Ascend Elements to build a battery recycling network in "
+            "Europe [1]. The partners signed the deal on the Moon in 1969 [1]."
+        )
+    )
+    chat = open_page(llm_url)
+    page = chat.page
+    expect(page.locator(".status-line")).to_contain_text("LLM scripted-model")
+    page.evaluate(WATCH_ANSWERS)
+    answer = chat.ask("Who is GEM partnering with?")
+    states = page.evaluate("window.answerStates")
+    assert "draft" in states and states[-1] == "final", states
+    expect(answer.locator(".flag-unsupported")).to_contain_text("1 sentence")
+    expect(answer.locator(".unsupported")).to_have_text(
+        "The partners signed the deal on the Moon in 1969."
+    )
+    expect(answer.locator(".source-title")).to_have_text([GEM_TITLE])
+    answer.locator(".answer-text a.cite-chip").first.click()
+    expect(page.locator("#source-viewer mark")).to_contain_text("Ascend Elements")
+    chat.shot("01-unsupported-flagged")
+
+
+def test_a_failing_llm_shows_a_plain_warning_and_keeps_the_question(open_page, llm_url, llm_server):
+    llm_server.script(Reply(status=500))
+    chat = open_page(llm_url)
+    page = chat.page
+    box = page.locator("#question textarea")
+    box.fill("Who is GEM partnering with?")
+    box.press("Enter")
+    toast = page.locator("[data-testid='toast-body']").first
+    expect(toast).to_contain_text("HTTP 500")
+    expect(page.locator("#chat .flag-error")).to_contain_text("Could not answer")
+    expect(box).to_have_value("Who is GEM partnering with?")
+    assert "Traceback" not in page.locator("body").inner_text()
+    chat.shot("01-llm-failed")
+
+    box.fill("")
+    page.locator("#ask").click()
+    expect(page.get_by_text("Type a question first.")).to_be_visible()
+
+
+def test_app_py_indexes_the_samples_and_serves_on_loopback(tmp_path, open_page):
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+        "ASSISTANT_PORT": str(port),
+        "ASSISTANT_LLM": "extractive",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while f"127.0.0.1:{port}" not in log.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.25)
+        text = log.read_text()
+        assert proc.poll() is None, text
+        assert "Indexed" in text and "sample articles" in text
+        chat = open_page(f"http://127.0.0.1:{port}/")
+        expect(chat.page.locator(".status-line")).to_contain_text(
+            re.compile(r"offline extractive .* [1-9]\d* articles")
+        )
+        answer = chat.ask("Who is GEM partnering with?")
+        expect(answer.locator(".answer-text")).to_contain_text("Ascend Elements")
+        chat.shot("01-app-py")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (tmp_path / "data" / "chroma").exists()
