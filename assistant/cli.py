@@ -68,7 +68,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], rebuild: bool, as_json: b
 
         progress = show
 
-    report = assistant.ingest(list(paths), rebuild=rebuild, progress=progress)
+    def waiting(message: str) -> None:
+        click.echo(message, err=True)
+
+    report = assistant.ingest(list(paths), rebuild=rebuild, progress=progress, on_wait=waiting)
     if progress:
         click.echo("", err=True)
     if as_json:
@@ -212,6 +215,33 @@ def remove(ctx: click.Context, targets: tuple[str, ...]) -> None:
     """Remove articles by id (URL) or by the file or folder they were read from."""
     count = _assistant(ctx).remove(list(targets))
     click.echo(f"removed {count} article{'s' if count != 1 else ''}")
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Fix what can be fixed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def check(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """Check that every article has all its chunks and no chunk is left over.
+
+    Exit status 0 when consistent (or repaired), 1 when not."""
+    report = _assistant(ctx).check(repair=repair)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        state = "consistent" if report.ok else "NOT consistent"
+        click.echo(f"{report.articles} articles, {report.chunks} chunks: {state}")
+        if report.journal:
+            click.echo(f"  an interrupted run left {len(report.journal)} articles half-written")
+        if report.orphan_chunks:
+            click.echo(f"  {len(report.orphan_chunks)} chunks belong to no indexed article")
+        for article_id in report.incomplete_articles:
+            click.echo(f"  missing chunks: {_safe(article_id)}")
+        if report.repaired:
+            click.echo("repaired: leftovers dropped; ingest the files of incomplete articles again")
+        elif not report.ok:
+            click.echo("run `assistant check --repair` to fix")
+    ctx.exit(0 if report.ok or report.repaired else 1)
 
 
 @cli.command()

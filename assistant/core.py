@@ -15,6 +15,7 @@ from typing import Any
 from index import (
     ArticleRecord,
     ChromaStore,
+    Consistency,
     Embedder,
     IngestProgress,
     IngestReport,
@@ -172,6 +173,7 @@ class NewsAssistant:
         *,
         rebuild: bool = False,
         progress: Callable[[IngestProgress], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> IngestReport:
         """Index files and folders (see `index.ingest`)."""
         return ingest(
@@ -180,7 +182,10 @@ class NewsAssistant:
             embedder=self.embedder,
             rebuild=rebuild,
             max_bytes=int(self.settings.max_file_mb * 1024 * 1024),
+            batch_chunks=self.settings.ingest_batch,
             progress=progress,
+            lock_wait=self.settings.lock_wait,
+            on_wait=on_wait,
         )
 
     def ensure_samples(self) -> IngestReport | None:
@@ -192,7 +197,16 @@ class NewsAssistant:
 
     def remove(self, targets: Sequence[str]) -> int:
         """Remove articles by id or by the path they were read from."""
-        return remove(targets, store=self.store)
+        return remove(targets, store=self.store, lock_wait=self.settings.lock_wait)
+
+    def check(self, *, repair: bool = False) -> Consistency:
+        """Whether every article has all its chunks and no chunk is left over; `repair`
+        fixes what it can (under the ingest lock, after finishing an interrupted run)."""
+        if not repair:
+            return self.store.check()
+        with self.store.ingest_lock(wait=self.settings.lock_wait):
+            self.store.recover()
+            return self.store.check(repair=True)
 
     def articles(self) -> list[ArticleRecord]:
         """Every indexed article, newest first."""

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         50.0, gt=0, description="ASSISTANT_MAX_FILE_MB: larger files are refused"
     )
+    ingest_batch: int = Field(
+        1024, ge=1, le=100_000, description="ASSISTANT_INGEST_BATCH: chunks embedded per write"
+    )
+    lock_wait: float = Field(
+        120.0, ge=0, description="ASSISTANT_LOCK_WAIT: seconds to wait for another ingest"
+    )
 
     chroma_host: str | None = Field(None, description="ASSISTANT_CHROMA_HOST: use a Chroma server")
     chroma_port: int = Field(8000, ge=1, le=65535, description="ASSISTANT_CHROMA_PORT")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .ingestion import FileOutcome, IngestProgress, IngestReport, ingest, remove
     from .loaders import SUPPORTED_SUFFIXES, iter_files, load_file
     from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter
-    from .store import ChromaStore
+    from .store import ChromaStore, Consistency
 
 # Names load on first use (PEP 562) so that importing the package stays fast.
 _LAZY = {
@@ -51,6 +51,7 @@ _LAZY = {
     "Hit": ".models",
     "SearchFilter": ".models",
     "ChromaStore": ".store",
+    "Consistency": ".store",
 }
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "ChromaStore",
     "Chunk",
     "ConfigError",
+    "Consistency",
     "Embedder",
     "FileOutcome",
     "Hit",

@@ -19,7 +19,7 @@ from .chunking import DEFAULT_MAX_WORDS, chunk_article, embedding_text
 from .embeddings import Embedder
 from .errors import LoadError, UsageError
 from .loaders import DEFAULT_MAX_BYTES, iter_files, load_file
-from .models import Article, ArticleRecord, Chunk
+from .models import Article, ArticleRecord, Chunk, SourceFile
 from .store import ChromaStore
 
 __all__ = ["FileOutcome", "IngestProgress", "IngestReport", "ingest", "remove"]
@@ -59,6 +59,7 @@ class IngestReport:
     chunks: int = 0
     failed: list[LoadError] = field(default_factory=list)
     files: list[FileOutcome] = field(default_factory=list)
+    recovered: int = 0  # leftover chunks of an interrupted run that were dropped first
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class IngestReport:
             "chunks": self.chunks,
             "failed": [{"path": e.path, "error": e.reason} for e in self.failed],
             "files": [asdict(f) for f in self.files],
+            "recovered": self.recovered,
             "seconds": round(self.seconds, 3),
         }
 
@@ -86,7 +88,7 @@ def _file_hash(path: Path) -> str | None:
 
 @dataclass(slots=True)
 class _Pending:
-    items: list[tuple[Article, list[Chunk], str, str, int]] = field(default_factory=list)
+    items: list[tuple[Article, list[Chunk], SourceFile]] = field(default_factory=list)
     replaced: dict[str, ArticleRecord] = field(default_factory=dict)
     chunks: int = 0
 
@@ -101,10 +103,41 @@ def ingest(
     max_words: int = DEFAULT_MAX_WORDS,
     batch_chunks: int = 1024,
     progress: Callable[[IngestProgress], None] | None = None,
+    lock_wait: float = 120.0,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Index the articles in `paths` (files and folders, recursively) into `store`."""
+    """Index the articles in `paths` (files and folders, recursively) into `store`.
+
+    One ingest writes to a store at a time (a second one waits up to `lock_wait` seconds,
+    then fails with a clear message); leftovers of an interrupted run are dropped first.
+    """
+    with store.ingest_lock(wait=lock_wait, on_wait=on_wait):
+        return _ingest(
+            paths,
+            store=store,
+            embedder=embedder,
+            rebuild=rebuild,
+            max_bytes=max_bytes,
+            max_words=max_words,
+            batch_chunks=batch_chunks,
+            progress=progress,
+        )
+
+
+def _ingest(
+    paths: Iterable[str | Path],
+    *,
+    store: ChromaStore,
+    embedder: Embedder,
+    rebuild: bool,
+    max_bytes: int,
+    max_words: int,
+    batch_chunks: int,
+    progress: Callable[[IngestProgress], None] | None,
+) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
+    report.recovered = store.recover()
     if rebuild:
         store.reset()
     records = store.records()
@@ -138,7 +171,10 @@ def ingest(
         if (
             current
             and digest is not None
-            and all(r.file_hash == digest and r.file_errors == 0 for r in current)
+            and all(
+                r.file_hash == digest and r.file_errors == 0 and r.file_articles == len(current)
+                for r in current
+            )
         ):
             report.unchanged += len(current)
             seen.update({r.id: str(entry) for r in current})
@@ -192,7 +228,9 @@ def _ingest_file(
         return
     for error in loaded.errors:
         _fail(report, error)
-    file_errors = len(loaded.errors)
+    source_file = SourceFile(
+        loaded.file_hash, path_key, articles=len(loaded.articles), errors=len(loaded.errors)
+    )
     counts: dict[str, int] = defaultdict(int)
     untouched: list[str] = []
     for article in loaded.articles:
@@ -219,7 +257,7 @@ def _ingest_file(
             report.files.append(FileOutcome(loaded.path, "duplicate", f"same text as {twin}", 1))
             continue
         chunks = chunk_article(article, max_words=max_words)
-        pending.items.append((article, chunks, loaded.file_hash, path_key, file_errors))
+        pending.items.append((article, chunks, source_file))
         pending.chunks += len(chunks)
         by_hash[article.content_hash] = article.id
         if old is not None:
@@ -242,9 +280,10 @@ def _ingest_file(
             file_hash=loaded.file_hash,
             chunk_ids=(),
             chars=len(article.body),
-            file_errors=file_errors,
+            file_errors=source_file.errors,
+            file_articles=source_file.articles,
         )
-    store.touch(untouched, file_hash=loaded.file_hash, path=path_key, file_errors=file_errors)
+    store.touch(untouched, source_file)
     # Articles this file used to hold but no longer does are gone from the source: drop them.
     kept = {a.id for a in loaded.articles}
     stale = [r.id for r in current if r.id not in kept]
@@ -258,8 +297,14 @@ def _ingest_file(
             report.files.append(FileOutcome(loaded.path, status, articles=counts[status]))
 
 
-def remove(targets: Sequence[str], *, store: ChromaStore) -> int:
+def remove(targets: Sequence[str], *, store: ChromaStore, lock_wait: float = 120.0) -> int:
     """Remove articles by id, or every article read from a file or folder path."""
+    with store.ingest_lock(wait=lock_wait):
+        store.recover()
+        return _remove(targets, store)
+
+
+def _remove(targets: Sequence[str], store: ChromaStore) -> int:
     records = store.records()
     doomed: list[str] = []
     for target in targets:

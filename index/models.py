@@ -6,7 +6,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
-__all__ = ["Article", "ArticleRecord", "Chunk", "Hit", "SearchFilter", "date_to_int"]
+__all__ = [
+    "Article",
+    "ArticleRecord",
+    "Chunk",
+    "Hit",
+    "SearchFilter",
+    "SourceFile",
+    "date_to_int",
+]
 
 
 def date_to_int(value: date) -> int:
@@ -78,6 +86,28 @@ class ArticleRecord:
     chunk_ids: tuple[str, ...]
     chars: int
     file_errors: int = 0
+    file_articles: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """The file articles came from: its content hash, resolved path, how many articles it
+    held and how many of its entries were bad (so a file is only skipped unread when it
+    was fully indexed last time)."""
+
+    hash: str
+    path: str
+    articles: int
+    errors: int
+
+    def metadata(self) -> dict[str, str | int]:
+        """The fields stored on each article row."""
+        return {
+            "file_hash": self.hash,
+            "path": self.path,
+            "file_articles": self.articles,
+            "file_errors": self.errors,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,22 +8,31 @@ and old chunks deleted after it, so a reader never meets an article without its 
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import json
+import os
+import socket
+import time
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelMismatchError, StoreError, UsageError
-from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, date_to_int
+from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, date_to_int
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ChromaStore", "StoredChunk", "chunk_ids_for"]
+__all__ = ["ChromaStore", "Consistency", "StoredChunk", "chunk_ids_for"]
 
 _MODEL_KEY = "embedding_model"
+_JOURNAL = "journal"
+_LEASE = "ingest-lease"
 _GENERATION_KEY = "generation"
 
 
@@ -46,6 +55,128 @@ class StoredChunk:
     article_id: str
     text: str
     metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Consistency:
+    """What `check` found: chunks no article lists, articles missing chunks, a journal."""
+
+    articles: int
+    chunks: int
+    orphan_chunks: list[str] = field(default_factory=list)
+    incomplete_articles: list[str] = field(default_factory=list)
+    journal: list[str] = field(default_factory=list)
+    repaired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every article has all its chunks and no chunk is left over."""
+        return not (self.orphan_chunks or self.incomplete_articles or self.journal)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `check --json` object."""
+        return {
+            "ok": self.ok,
+            "articles": self.articles,
+            "chunks": self.chunks,
+            "orphan_chunks": len(self.orphan_chunks),
+            "incomplete_articles": self.incomplete_articles,
+            "interrupted_run": bool(self.journal),
+            "repaired": self.repaired,
+        }
+
+
+@contextmanager
+def _file_lock(path: Path, *, wait: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """An exclusive flock; the holder's pid is written in the file for the wait message."""
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"another ingest ({holder}) is writing to {path.parent}; "
+                        "wait for it to finish, then run this one again"
+                    ) from None
+                if on_wait and not told:
+                    on_wait(f"waiting for another ingest ({holder}) to finish")
+                    told = True
+                time.sleep(0.2)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Lease:
+    """A best-effort one-writer lease in a Chroma collection (for a shared Chroma server):
+    claim the row when it is free or expired, re-read to confirm, renew while held."""
+
+    TTL = 300.0  # renewed on every write, so only a dead holder's lease runs out
+
+    def __init__(
+        self, state: Any, where: str, *, wait: float, on_wait: Callable[[str], None] | None
+    ) -> None:
+        self.state = state
+        self.where = where
+        self.wait = wait
+        self.on_wait = on_wait
+        self.owner = f"pid {os.getpid()} on {socket.gethostname()} ({uuid.uuid4().hex[:8]})"
+
+    def _holder(self) -> tuple[str, float]:
+        got = self.state.get(ids=[_LEASE], include=["documents"])
+        if not got["ids"]:
+            return "", 0.0
+        data = json.loads(got["documents"][0])
+        return str(data["owner"]), float(data["expires"])
+
+    def _claim(self) -> None:
+        doc = json.dumps({"owner": self.owner, "expires": time.time() + self.TTL})
+        self.state.upsert(ids=[_LEASE], documents=[doc], embeddings=[[1.0]])
+
+    def __enter__(self) -> _Lease:
+        deadline = time.monotonic() + self.wait
+        told = False
+        while True:
+            holder, expires = self._holder()
+            if not holder or expires < time.time() or holder == self.owner:
+                self._claim()
+                time.sleep(0.3)  # let a racing claimant's write land, then see who won
+                if self._holder()[0] == self.owner:
+                    return self
+                continue
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"another ingest ({holder}) is writing to {self.where}; "
+                    "wait for it to finish, then run this one again"
+                )
+            if self.on_wait and not told:
+                self.on_wait(f"waiting for another ingest ({holder}) to finish")
+                told = True
+            time.sleep(0.5)
+
+    def renew(self) -> None:
+        """Push the expiry back (called on every write while the lease is held)."""
+        self._claim()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._holder()[0] == self.owner:
+            self.state.delete(ids=[_LEASE])
 
 
 def _where(flt: SearchFilter | None) -> dict[str, Any] | None:
@@ -92,6 +223,7 @@ def _record(article_id: str, meta: dict[str, Any]) -> ArticleRecord:
         chunk_ids=tuple(chunk_ids_for(article_id, fingerprint, count)),
         chars=int(meta.get("chars", 0)),
         file_errors=int(meta.get("file_errors", 0)),
+        file_articles=int(meta.get("file_articles", 0)),
     )
 
 
@@ -117,6 +249,8 @@ class ChromaStore:
         self._chunks: Any
         self._articles: Any
         settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+        self.path: Path | None = None
+        self._lease: _Lease | None = None
         try:
             if host:
                 self.location = f"{'https' if ssl else 'http'}://{host}:{port}"
@@ -128,7 +262,8 @@ class ChromaStore:
                 if path is None:
                     raise UsageError("give the store a path or a Chroma server host")
                 Path(path).mkdir(parents=True, exist_ok=True)
-                self.location = str(Path(path).resolve())
+                self.path = Path(path).resolve()
+                self.location = str(self.path)
                 self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         except UsageError:
             raise
@@ -218,62 +353,71 @@ class ChromaStore:
 
     def write(
         self,
-        items: Sequence[tuple[Article, list[Chunk], str, str, int]],
+        items: Sequence[tuple[Article, list[Chunk], SourceFile]],
         vectors: np.ndarray,
         *,
         replaced: dict[str, ArticleRecord],
     ) -> None:
         """Store articles with their chunks and vectors (rows of `vectors`, in chunk order).
 
-        Each item is (article, its chunks, hash of the file it came from, that file's path,
-        how many bad entries that file had).
-        Old versions named in `replaced` lose their chunks after the new rows land.
+        Each item is (article, its chunks, the file it came from). Crash-safe order: the
+        article ids go into the journal, then each article's chunks (never split across two
+        writes), then the rows, then old versions named in `replaced` lose their chunks,
+        then the journal is cleared.
+        A run killed anywhere leaves only chunks that `recover()` can find and drop.
         """
-        ids: list[str] = []
-        documents: list[str] = []
-        metadatas: list[dict[str, Any]] = []
+        batches: list[tuple[list[str], list[str], list[dict[str, Any]], slice]] = []
         rows: list[tuple[str, str, dict[str, Any]]] = []
-        for article, chunks, file_hash, path, file_errors in items:
+        new_ids: set[str] = set()
+        position = 0
+        limit = self._batch_size()
+        for article, chunks, source_file in items:
             base = _article_metadata(article)
             fingerprint = article.fingerprint
-            for chunk, chunk_id in zip(
-                chunks, chunk_ids_for(article.id, fingerprint, len(chunks)), strict=True
-            ):
-                ids.append(chunk_id)
-                documents.append(chunk.text)
-                metadatas.append(
-                    {**base, "start": chunk.start, "end": chunk.end, "idx": chunk.index}
-                )
+            ids = chunk_ids_for(article.id, fingerprint, len(chunks))
+            if not batches or len(batches[-1][0]) + len(ids) > limit:
+                batches.append(([], [], [], slice(position, position)))
+            batch_ids, documents, metadatas, span = batches[-1]
+            batch_ids.extend(ids)
+            documents.extend(c.text for c in chunks)
+            metadatas.extend(
+                {**base, "start": c.start, "end": c.end, "idx": c.index} for c in chunks
+            )
+            position += len(chunks)
+            batches[-1] = (batch_ids, documents, metadatas, slice(span.start, position))
+            new_ids.update(ids)
             row = {
                 **base,
                 "authors": "; ".join(article.authors),
-                "path": path,
+                **source_file.metadata(),
                 "content_hash": article.content_hash,
                 "fingerprint": fingerprint,
-                "file_hash": file_hash,
-                "file_errors": file_errors,
                 "chunks": len(chunks),
                 "chars": len(article.body),
             }
             rows.append((article.id, article.body, row))
-        if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
+        if position != len(vectors):
+            raise ValueError(f"{position} chunks but {len(vectors)} vectors")
         try:
-            for start in range(0, len(ids), self._batch_size()):
-                end = start + self._batch_size()
-                self._chunks.upsert(
-                    ids=ids[start:end],
-                    embeddings=vectors[start:end],
-                    documents=documents[start:end],
-                    metadatas=metadatas[start:end],
+            if self._lease is not None:
+                self._lease.renew()
+            self._set_journal([r[0] for r in rows])
+            for batch_ids, documents, metadatas, span in batches:
+                if batch_ids:
+                    self._chunks.upsert(
+                        ids=batch_ids,
+                        embeddings=vectors[span],
+                        documents=documents,
+                        metadatas=metadatas,
+                    )
+            for start in range(0, len(rows), limit):
+                part = rows[start : start + limit]
+                self._articles.upsert(
+                    ids=[r[0] for r in part],
+                    documents=[r[1] for r in part],
+                    metadatas=[r[2] for r in part],
+                    embeddings=[[1.0]] * len(part),
                 )
-            self._articles.upsert(
-                ids=[r[0] for r in rows],
-                documents=[r[1] for r in rows],
-                metadatas=[r[2] for r in rows],
-                embeddings=[[1.0]] * len(rows),
-            )
-            new_ids = set(ids)
             stale = [
                 chunk_id
                 for record in replaced.values()
@@ -281,19 +425,18 @@ class ChromaStore:
                 if chunk_id not in new_ids
             ]
             self._delete_chunks(stale)
+            self._set_journal([])
             self._bump()
         except Exception as e:
             raise StoreError(
-                f"writing to {self.location} failed ({e}); run the ingest again"
+                f"writing to {self.location} failed ({e}); run the ingest again to finish"
             ) from e
 
-    def touch(
-        self, article_ids: Sequence[str], *, file_hash: str, path: str, file_errors: int
-    ) -> None:
+    def touch(self, article_ids: Sequence[str], source_file: SourceFile) -> None:
         """Record that unchanged articles now come from a file with this hash and path."""
         if not article_ids:
             return
-        meta = {"file_hash": file_hash, "path": path, "file_errors": file_errors}
+        meta = source_file.metadata()
         try:
             for start in range(0, len(article_ids), self._batch_size()):
                 batch = list(article_ids[start : start + self._batch_size()])
@@ -302,14 +445,20 @@ class ChromaStore:
             raise StoreError(f"updating article rows in {self.location} failed ({e})") from e
 
     def delete(self, article_ids: Sequence[str]) -> int:
-        """Remove articles and all their chunks; returns how many articles were removed."""
+        """Remove articles and all their chunks; returns how many articles were removed.
+
+        Rows go first, then chunks: a run killed in between leaves chunks without a row,
+        which the journal points `recover()` at."""
         if not article_ids:
             return 0
+        ids = list(article_ids)
         try:
-            got = self._articles.get(ids=list(article_ids), include=[])
-            for i in range(0, len(article_ids), 500):
-                self._chunks.delete(where={"article_id": {"$in": list(article_ids[i : i + 500])}})
-            self._articles.delete(ids=list(article_ids))
+            got = self._articles.get(ids=ids, include=[])
+            self._set_journal(ids)
+            self._articles.delete(ids=ids)
+            for i in range(0, len(ids), 500):
+                self._chunks.delete(where={"article_id": {"$in": ids[i : i + 500]}})
+            self._set_journal([])
             self._bump()
         except Exception as e:
             raise StoreError(f"removing articles from {self.location} failed ({e})") from e
@@ -323,15 +472,123 @@ class ChromaStore:
         return min(self._client.get_max_batch_size(), 4096)
 
     def reset(self) -> None:
-        """Drop every article and chunk (for `--rebuild`); the model is recorded anew."""
+        """Drop every article and chunk (for `--rebuild`); the model is recorded anew.
+
+        Rows go first: a run killed half-way leaves chunks without rows, which `recover()`
+        drops (no rows at all means no chunk is wanted)."""
         model = self.embedding_model
-        for name in (f"{self.collection_name}-chunks", f"{self.collection_name}-articles"):
+        for suffix in ("articles", "chunks", "state"):
             try:
-                self._client.delete_collection(name)
+                self._client.delete_collection(f"{self.collection_name}-{suffix}")
             except Exception:  # a collection that is not there is already reset
                 pass
         self._open_collections(model)
         self._bump()
+
+    # -- crash safety: the journal, the ingest lock, consistency checks --------------------
+
+    @property
+    def _state(self) -> Any:
+        """A small collection for the write journal and the ingest lease."""
+        return self._client.get_or_create_collection(
+            f"{self.collection_name}-state", embedding_function=None
+        )
+
+    def _set_journal(self, article_ids: list[str]) -> None:
+        if article_ids:
+            self._state.upsert(
+                ids=[_JOURNAL], documents=[json.dumps(article_ids)], embeddings=[[1.0]]
+            )
+        else:
+            self._state.delete(ids=[_JOURNAL])
+
+    def journal(self) -> list[str]:
+        """Articles a write or removal was busy with when it stopped (empty when none)."""
+        got = self._state.get(ids=[_JOURNAL], include=["documents"])
+        return list(json.loads(got["documents"][0])) if got["ids"] else []
+
+    def recover(self) -> int:
+        """Finish what an interrupted run left: drop chunks of journaled articles that their
+        row does not list (or all of them when the row is gone). Returns chunks dropped."""
+        try:
+            pending = self.journal()
+            if not pending:
+                return 0
+            rows = self._articles.get(ids=pending, include=["metadatas"])
+            wanted = {
+                cid
+                for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True)
+                for cid in _record(aid, dict(meta or {})).chunk_ids
+            }
+            dropped = 0
+            for i in range(0, len(pending), 500):
+                got = self._chunks.get(
+                    where={"article_id": {"$in": pending[i : i + 500]}}, include=[]
+                )
+                extra = [cid for cid in got["ids"] if cid not in wanted]
+                self._delete_chunks(extra)
+                dropped += len(extra)
+            self._set_journal([])
+            self._bump()
+            return dropped
+        except Exception as e:
+            raise StoreError(
+                f"recovering {self.location} after an interrupted run failed ({e})"
+            ) from e
+
+    @contextmanager
+    def ingest_lock(
+        self, *, wait: float = 120.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the one-writer lock of this store: an flock beside an on-disk store, a lease
+        row on a Chroma server. Waits up to `wait` seconds, then raises StoreError."""
+        if self.path is not None:
+            with _file_lock(self.path / "ingest.lock", wait=wait, on_wait=on_wait):
+                yield
+            return
+        with _Lease(self._state, self.location, wait=wait, on_wait=on_wait) as lease:
+            self._lease = lease
+            try:
+                yield
+            finally:
+                self._lease = None
+
+    def check(self, *, repair: bool = False) -> Consistency:
+        """Compare the bookkeeping rows with the chunks actually stored; with `repair`, drop
+        chunks no row lists and forget articles whose chunks are incomplete (the next ingest
+        of their files indexes them again)."""
+        try:
+            records = self.records()
+            stored: set[str] = set()
+            offset = 0
+            while True:
+                got = self._chunks.get(include=[], limit=10_000, offset=offset)
+                if not got["ids"]:
+                    break
+                stored.update(got["ids"])
+                offset += len(got["ids"])
+            wanted = {cid: r.id for r in records.values() for cid in r.chunk_ids}
+            orphans = sorted(stored - wanted.keys())
+            incomplete = sorted({aid for cid, aid in wanted.items() if cid not in stored})
+            report = Consistency(
+                articles=len(records),
+                chunks=len(stored),
+                orphan_chunks=orphans,
+                incomplete_articles=incomplete,
+                journal=self.journal(),
+            )
+            if repair and not report.ok:
+                self._delete_chunks(orphans)
+                if incomplete:
+                    self._articles.delete(ids=incomplete)
+                    for i in range(0, len(incomplete), 500):
+                        self._chunks.delete(where={"article_id": {"$in": incomplete[i : i + 500]}})
+                self._set_journal([])
+                self._bump()
+                report.repaired = True
+            return report
+        except Exception as e:
+            raise StoreError(f"checking {self.location} failed ({e})") from e
 
     # -- reads -----------------------------------------------------------------------------
 
