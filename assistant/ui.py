@@ -28,6 +28,7 @@ from index.loaders import SUPPORTED_SUFFIXES
 from .core import clean_question
 from .models import Turn
 from .ui_render import (
+    MAX_STORED_TURNS,
     ChatTurn,
     Filters,
     dump_turns,
@@ -154,9 +155,6 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
 
     # -- the index as the page shows it ---------------------------------------------------
 
-    def outlet_names() -> list[str]:
-        return sorted({r.source for r in assistant.articles() if r.source}, key=str.casefold)
-
     def index_views(selected: Sequence[str] | None, query: str | None) -> tuple[Any, ...]:
         """Status line, outlet choices, article list and stats, all from the index now."""
         stats = assistant.stats()
@@ -217,7 +215,8 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
         if final is None:  # the chain always ends with an answer; be safe anyway
             yield question, shown, gr.skip()
             return
-        turns.append(ChatTurn(text, final, filters))
+        # The chat shows exactly what the browser keeps, so chip numbers match after a reload.
+        turns = [*turns, ChatTurn(text, final, filters)][-MAX_STORED_TURNS:]
         yield gr.skip(), render_messages(turns), dump_turns(turns)
 
     def respond_example(
