@@ -477,12 +477,14 @@ class ChromaStore:
         Rows go first: a run killed half-way leaves chunks without rows, which `recover()`
         drops (no rows at all means no chunk is wanted)."""
         model = self.embedding_model
-        for suffix in ("articles", "chunks", "state"):
+        # The state collection stays: it holds the lease of the ingest doing this reset.
+        for suffix in ("articles", "chunks"):
             try:
                 self._client.delete_collection(f"{self.collection_name}-{suffix}")
             except Exception:  # a collection that is not there is already reset
                 pass
         self._open_collections(model)
+        self._set_journal([])
         self._bump()
 
     # -- crash safety: the journal, the ingest lock, consistency checks --------------------

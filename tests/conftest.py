@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,42 @@ def sample_assistant(tmp_path, sample_dir, embedder):
     assistant = NewsAssistant(load_settings(data_dir=data, llm="extractive"))
     assistant.__dict__["embedder"] = embedder
     return assistant
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """(host, port) of a real Chroma server: the one CI started (TEST_CHROMA_HOST and
+    TEST_CHROMA_PORT), else a `chroma run` on loopback started for this test session."""
+    import httpx
+
+    host = os.environ.get("TEST_CHROMA_HOST")
+    if host:
+        yield host, int(os.environ.get("TEST_CHROMA_PORT", "8000"))
+        return
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).with_name("chroma")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("`chroma run` did not start")
+        time.sleep(0.2)
+    yield "127.0.0.1", port
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def unique_collection() -> str:
+    """A collection name no other test uses (tests share one Chroma server)."""
+    return f"t{uuid.uuid4().hex[:12]}"

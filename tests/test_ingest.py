@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import unique_collection
 
 from index import ChromaStore, ModelMismatchError, UsageError, ingest, remove
 from index.store import chunk_ids_for
@@ -24,9 +25,19 @@ def article(title: str, body: str, date: str = "2025-01-01", source: str = "Wire
 LONG = " ".join(f"Sentence number {i} talks about battery plant {i} in detail." for i in range(60))
 
 
+@pytest.fixture(params=["disk", "server"])
+def open_store(request, tmp_path):
+    """Opens the store under test: on disk, or on a real Chroma server."""
+    if request.param == "disk":
+        return lambda **kw: ChromaStore(path=tmp_path / "chroma", **kw)
+    host, port = request.getfixturevalue("chroma_server")
+    name = unique_collection()
+    return lambda **kw: ChromaStore(host=host, port=port, collection=name, **kw)
+
+
 @pytest.fixture
-def store(tmp_path):
-    return ChromaStore(path=tmp_path / "chroma", embedding_model="all-MiniLM-L6-v2")
+def store(open_store):
+    return open_store(embedding_model="all-MiniLM-L6-v2")
 
 
 @pytest.fixture
@@ -133,10 +144,10 @@ def test_rebuild_starts_from_scratch(store, corpus, embedder):
     assert report.added == 1 and store.counts()[0] == 1
 
 
-def test_the_index_refuses_another_embedding_model(store, corpus, embedder, tmp_path):
+def test_the_index_refuses_another_embedding_model(store, open_store, corpus, embedder):
     ingest([corpus], store=store, embedder=embedder)
     with pytest.raises(ModelMismatchError, match="--rebuild"):
-        ChromaStore(path=tmp_path / "chroma", embedding_model="some-other-model")
+        open_store(embedding_model="some-other-model")
 
 
 def test_chunk_ids_are_deterministic():
