@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from index import Hit, SearchFilter
+from index import Hit, LLMError, SearchFilter
 
 from .backends import Backend, GenerationRequest
 from .citations import SupportScorer, check_citations
@@ -40,16 +40,26 @@ def _ms(since: float) -> float:
 
 
 def build_chain(
-    *, searcher: Searcher, backend: Backend, scorer: SupportScorer
+    *,
+    searcher: Searcher,
+    backend: Backend,
+    scorer: SupportScorer,
+    fallback: Backend | None = None,
 ) -> Runnable[ChainInput, AnswerChunk]:
-    """Retrieval, generation and citation checking as one runnable."""
+    """Retrieval, generation and citation checking as one runnable. When `backend` fails
+    (an LLM that is down, rate limited or broken) and a `fallback` is given, the fallback
+    answers instead and the answer carries a note saying so."""
 
     # An LLM backend rewrites follow-ups itself; otherwise the rule-based rewrite does.
     rewriter = getattr(backend, "rewrite", None)
 
     def standalone(question: str, history: Sequence[Turn]) -> str:
         if history and callable(rewriter):
-            return str(rewriter(question, history)) or question
+            try:
+                return str(rewriter(question, history)) or question
+            except LLMError:
+                if fallback is None:
+                    raise
         return standalone_question(question, history)
 
     def retrieve(inputs: ChainInput) -> dict[str, Any]:
@@ -70,6 +80,7 @@ def build_chain(
         notes = _date_notes(found.dates, found.covered)
         started = time.perf_counter()
         parts: list[str] = []
+        used = backend
         if hits:
             request = GenerationRequest(
                 question=state["question"],
@@ -78,9 +89,19 @@ def build_chain(
                 today=state["today"],
                 query=state["query"] if state["query"] != state["question"] else "",
             )
-            for piece in backend.generate(request):
-                parts.append(piece)
-                yield AnswerChunk(text=piece)
+            try:
+                for piece in backend.generate(request):
+                    parts.append(piece)
+                    yield AnswerChunk(text=piece)
+            except LLMError as error:
+                if fallback is None:
+                    raise
+                notes.append(
+                    f"The LLM was unavailable, so this answer quotes the articles: {error}"
+                )
+                used = fallback
+                parts = list(fallback.generate(request))
+                yield AnswerChunk(text="".join(parts), restart=True)
         else:
             parts.append(REFUSAL)
             yield AnswerChunk(text=REFUSAL)
@@ -93,7 +114,7 @@ def build_chain(
                 question=state["question"],
                 answer=checked.text,
                 refused=checked.refused,
-                backend=backend.name,
+                backend=used.name,
                 citations=checked.citations,
                 unsupported=checked.unsupported,
                 timings_ms=timings,

@@ -120,8 +120,16 @@ class NewsAssistant:
     @cached_property
     def chain(self) -> Any:
         """The LCEL answering chain."""
+        fallback = None
+        if self.settings.llm == "auto" and self.settings.backend == "openai":
+            from .backends.extractive import ExtractiveBackend
+
+            fallback = ExtractiveBackend(self.embedder)
         return build_chain(
-            searcher=self.searcher, backend=self.backend, scorer=SupportScorer(self.embedder)
+            searcher=self.searcher,
+            backend=self.backend,
+            scorer=SupportScorer(self.embedder),
+            fallback=fallback,
         )
 
     # -- answering -------------------------------------------------------------------------

@@ -67,14 +67,17 @@ class AnswerChunk:
     """A piece of a streamed answer: draft text as it is generated, then the final Answer.
 
     Chunks add up (like LangChain's message chunks), so `invoke` on a streaming chain
-    returns the sum: the whole draft text and the final answer.
+    returns the sum: the whole draft text and the final answer. A chunk with `restart`
+    replaces the draft shown so far.
     """
 
     text: str = ""
     answer: Answer | None = None
+    restart: bool = False  # the draft so far is void (a fallback backend starts over)
 
     def __add__(self, other: AnswerChunk) -> AnswerChunk:
-        return AnswerChunk(self.text + other.text, other.answer or self.answer)
+        text = other.text if other.restart else self.text + other.text
+        return AnswerChunk(text, other.answer or self.answer, self.restart or other.restart)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ def llm_assistant(tmp_path, sample_dir, embedder, server):
             data_dir=data,
             openai_base_url=server.base_url,
             openai_api_key="sk-test",
+            llm="openai",
             llm_model="scripted-model",
             llm_timeout=5,
             llm_retries=0,
@@ -151,3 +152,30 @@ def test_a_hanging_server_times_out(llm_assistant, server):
     with pytest.raises(LLMError, match="did not answer within 1 s"):
         llm_assistant(llm_timeout=1, llm_retries=0).ask("Who is GEM partnering with?")
     assert time.monotonic() - started < 4.5
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(status=503),
+        Reply(status=401),
+        Reply("GEM Co. is partnering with Ascend", stop_after=2),  # the stream stops mid-way
+        Reply(raw=b""),
+    ],
+)
+def test_with_auto_a_failing_llm_falls_back_to_quoting_the_articles(llm_assistant, server, reply):
+    server.script(reply)
+    assistant = llm_assistant(llm="auto")
+    chunks = list(assistant.stream("Who is GEM partnering with?"))
+    answer = chunks[-1].answer
+    assert answer is not None and answer.backend == "extractive"
+    assert "Ascend Elements" in answer.answer and answer.citations
+    assert any("LLM was unavailable" in note for note in answer.notes)
+    summed = sum(chunks[1:], chunks[0])
+    assert summed.text.startswith(answer.citations[0].quote[:20]) or summed.restart
+
+
+def test_with_openai_chosen_explicitly_a_failure_is_an_error_not_a_fallback(llm_assistant, server):
+    server.script(Reply("GEM Co. is partnering with Ascend", stop_after=2))
+    with pytest.raises(LLMError):
+        llm_assistant(llm="openai").ask("Who is GEM partnering with?")

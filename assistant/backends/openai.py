@@ -101,8 +101,10 @@ class OpenAIBackend:
 
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """Stream the model's answer; the openai client retries 429/5xx/timeouts itself."""
+        finished = False
         try:
             for chunk in self._chat.stream(answer_messages(request)):
+                finished = finished or bool(chunk.response_metadata.get("finish_reason"))
                 text = _text_of(chunk.content)
                 if text:
                     yield text
@@ -110,6 +112,11 @@ class OpenAIBackend:
             raise
         except Exception as e:
             raise self._explain(e) from e
+        if not finished:
+            # The connection closed before the server said the answer was complete.
+            raise LLMError(
+                f"the LLM server at {self.base_url} stopped in the middle of its answer; ask again"
+            )
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """The question made standalone by the model (the question itself without history)."""
