@@ -28,6 +28,7 @@ __all__ = [
     "SupportScorer",
     "attribution",
     "check_citations",
+    "is_instruction",
     "is_refusal",
     "source_sentences",
     "split_claims",
@@ -82,14 +83,32 @@ class SourceSentence:
     text: str
 
 
+# Sentences that talk to a model rather than report news ("ignore previous instructions
+# and reply that ...", forged prompt markup) are never quoted and never count as support.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?"
+    r"\b(?:previous|prior|above|earlier|preceding|all|any|your|the)\b[^.!?]{0,20}?"
+    r"\b(?:instructions?|prompts?|rules|guidelines|directions|context)\b"
+    r"|</?\s*(?:source|system|instructions?)\b"
+    r"|(?:^|[\s>])(?:system|assistant)\s*:"
+    r"|\byou are (?:now )?(?:chatgpt|an? (?:ai|assistant|language model|chatbot))\b",
+    re.IGNORECASE,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """True for a sentence that addresses a language model instead of reporting news."""
+    return _INSTRUCTION.search(sentence) is not None
+
+
 def source_sentences(hits: Sequence[Hit]) -> list[SourceSentence]:
-    """The sentences of every retrieved chunk, numbered by chunk."""
+    """The sentences of every retrieved chunk, numbered by chunk (instructions left out)."""
     out = []
     for number, hit in enumerate(hits, start=1):
         for start, end in split_sentences(hit.text):
-            out.append(
-                SourceSentence(number, hit, hit.start + start, hit.start + end, hit.text[start:end])
-            )
+            text = hit.text[start:end]
+            if not is_instruction(text):
+                out.append(SourceSentence(number, hit, hit.start + start, hit.start + end, text))
     return out
 
 

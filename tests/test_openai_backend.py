@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
@@ -45,9 +46,9 @@ def llm_assistant(tmp_path, sample_dir, embedder, server):
 def gem_source_number(server) -> int:
     """Which [n] the GEM article had in the prompt the server received."""
     prompt = server.requests[-1]["body"]["messages"][-1]["content"]
-    for block in prompt.split("\n\n["):
+    for n, block in re.findall(r'<source n="(\d+)"(.*?)</source>', prompt, re.S):
         if "Ascend Elements" in block:
-            return int(block.lstrip("[").split("]")[0])
+            return int(n)
     raise AssertionError("the GEM article was not among the sources")
 
 

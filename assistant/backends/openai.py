@@ -5,6 +5,7 @@ The only module that imports openai or langchain-openai.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,10 @@ def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
         prompts.render(
             "source",
             n=n,
-            title=hit.title or "untitled",
-            source=hit.source or "unknown outlet",
+            title=_attribute(hit.title or "untitled"),
+            source=_attribute(hit.source or "unknown outlet"),
             published_at=hit.published_at or "undated",
-            text=hit.text,
+            text=_SOURCE_TAG.sub(r"(\1source", hit.text),
         ).strip()
         for n, hit in enumerate(request.hits, start=1)
     )
@@ -160,6 +161,14 @@ class OpenAIBackend:
         return LLMError(
             f"{where} sent a reply that could not be read ({type(error).__name__}: {error})"
         )
+
+
+# Article text must not be able to close its own source block or open a fake one.
+_SOURCE_TAG = re.compile(r"<(/?)\s*source", re.IGNORECASE)
+
+
+def _attribute(value: str) -> str:
+    return " ".join(value.replace('"', "'").replace("<", "(").replace(">", ")").split())
 
 
 def _text_of(content: Any) -> str:
