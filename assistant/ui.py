@@ -202,8 +202,9 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
             for chunk in assistant.stream(text, history=history, where=filters.search_filter()):
                 if chunk.answer is not None:
                     final = chunk.answer
-                elif chunk.text:
-                    draft += chunk.text
+                elif chunk.text or chunk.restart:
+                    # A restart voids the draft so far (a fallback backend starts over).
+                    draft = chunk.text if chunk.restart else draft + chunk.text
                     bubble = {"role": "assistant", "content": render_draft(draft)}
                     yield gr.skip(), [*shown, user, bubble], gr.skip()
         except Exception as e:  # the edge: show why in the chat and a toast, keep the question

@@ -116,6 +116,15 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (plural or word + 's')}"
 
 
+def _sentence(text: str) -> str:
+    """`text` starting with a capital and ending with a full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _meta_line(source: str, published_at: str) -> str:
     parts = [esc(source) if source else "", esc(format_date(published_at))]
     return " · ".join(p for p in parts if p)
@@ -380,6 +389,9 @@ def render_answer(turn: ChatTurn, index: int) -> str:
             f"{_plural(count, 'sentence')} of this answer {'is' if count == 1 else 'are'} "
             "not supported by any indexed article (underlined in red).</div>"
         )
+    if answer.notes:
+        items = "".join(f"<li>{esc(_sentence(note))}</li>" for note in answer.notes)
+        parts.append(f'<div class="flag flag-note" role="note"><ul>{items}</ul></div>')
     notes = []
     if turn.filters.describe():
         notes.append(f"Only: {esc(turn.filters.describe())}")

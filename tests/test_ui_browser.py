@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 
 import pytest
 from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, serving
@@ -373,32 +374,36 @@ def llm_server():
 
 
 @pytest.fixture
-def llm_url(tmp_path, sample_dir, embedder, llm_server):
-    data = tmp_path / "llm-data"
-    shutil.copytree(sample_dir, data)
-    assistant = NewsAssistant(
-        load_settings(
-            data_dir=data,
-            openai_base_url=llm_server.base_url,
-            openai_api_key="sk-test",
-            llm_model="scripted-model",
-            llm_timeout=5,
-            llm_retries=0,
-        )
-    )
-    assistant.__dict__["embedder"] = embedder
-    with serving(assistant) as url:
-        yield url
+def serve_llm(tmp_path, sample_dir, embedder, llm_server):
+    """Serve the app answering with the scripted LLM; keyword arguments become settings."""
+    with ExitStack() as stack:
+
+        def serve(**overrides) -> str:
+            data = tmp_path / "llm-data"
+            shutil.copytree(sample_dir, data)
+            settings = dict(
+                data_dir=data,
+                openai_base_url=llm_server.base_url,
+                openai_api_key="sk-test",
+                llm_model="scripted-model",
+                llm_timeout=5,
+                llm_retries=0,
+            )
+            assistant = NewsAssistant(load_settings(**{**settings, **overrides}))
+            assistant.__dict__["embedder"] = embedder
+            return stack.enter_context(serving(assistant))
+
+        yield serve
 
 
-def test_an_llm_answer_streams_and_flags_its_unsupported_sentence(open_page, llm_url, llm_server):
+def test_an_llm_answer_streams_and_flags_its_unsupported_sentence(open_page, serve_llm, llm_server):
     llm_server.script(
         Reply(
             "GEM is partnering with Ascend Elements to build a battery recycling network in "
             "Europe [1]. The partners signed the deal on the Moon in 1969 [1]."
         )
     )
-    chat = open_page(llm_url)
+    chat = open_page(serve_llm())
     page = chat.page
     expect(page.locator(".status-line")).to_contain_text("LLM scripted-model")
     page.evaluate(WATCH_ANSWERS)
@@ -415,9 +420,11 @@ def test_an_llm_answer_streams_and_flags_its_unsupported_sentence(open_page, llm
     chat.shot("01-unsupported-flagged")
 
 
-def test_a_failing_llm_shows_a_plain_warning_and_keeps_the_question(open_page, llm_url, llm_server):
+def test_a_failing_llm_shows_a_plain_warning_and_keeps_the_question(
+    open_page, serve_llm, llm_server
+):
     llm_server.script(Reply(status=500))
-    chat = open_page(llm_url)
+    chat = open_page(serve_llm(llm="openai"))  # no offline fallback
     page = chat.page
     box = page.locator("#question textarea")
     box.fill("Who is GEM partnering with?")
@@ -432,6 +439,18 @@ def test_a_failing_llm_shows_a_plain_warning_and_keeps_the_question(open_page, l
     box.fill("")
     page.locator("#ask").click()
     expect(page.get_by_text("Type a question first.")).to_be_visible()
+
+
+def test_when_the_llm_fails_the_offline_answer_says_so(open_page, serve_llm, llm_server):
+    llm_server.script(Reply(status=500))
+    chat = open_page(serve_llm())  # llm=auto: falls back to quoting the articles
+    answer = chat.ask("Who is GEM partnering with?")
+    expect(answer.locator(".answer-text")).to_contain_text("Ascend Elements")
+    expect(answer.locator(".flag-note")).to_contain_text("The LLM was unavailable")
+    expect(answer.locator(".flag-note")).to_contain_text("HTTP 500")
+    answer.locator(".answer-text a.cite-chip").first.click()
+    expect(chat.page.locator("#source-viewer mark")).to_contain_text("Ascend Elements")
+    chat.shot("01-fallback-note")
 
 
 def test_app_py_indexes_the_samples_and_serves_on_loopback(tmp_path, open_page):

@@ -149,6 +149,17 @@ def test_refused_and_unsupported_answers_are_flagged():
     assert marked and marked.group(1) == "The deal was signed on the Moon."
 
 
+def test_notes_of_the_answer_are_shown_escaped():
+    t = turn("GEM partners with Ascend [1].", [citation()])
+    t.answer.notes = ["the LLM was unavailable, so this answer quotes the articles: <b>500</b>"]
+    html = render_answer(t, 0)
+    assert "flag-note" in html
+    assert (
+        "The LLM was unavailable, so this answer quotes the articles: &lt;b&gt;500&lt;/b&gt;."
+        in html
+    )
+
+
 def test_the_answer_says_which_filters_and_search_it_used():
     filters = Filters.parse(["Battery Brief"], "2025-01-01", None)
     html = render_answer(
