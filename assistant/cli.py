@@ -7,6 +7,7 @@ Exit status: 0 success, 1 when something failed at run time (a file, the store, 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -335,6 +336,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except AssistantError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2 if isinstance(e, UserError) else 1)
+    except Exception as e:
+        # A bug, not a user error: still one line, with the way to see more.
+        if os.environ.get("ASSISTANT_DEBUG"):
+            raise
+        click.echo(
+            f"error: unexpected {type(e).__name__}: {e} (set ASSISTANT_DEBUG=1 for details)",
+            err=True,
+        )
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

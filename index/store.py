@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -20,9 +21,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import ModelMismatchError, StoreError, UsageError
+from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
 from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, date_to_int
 
 if TYPE_CHECKING:
@@ -123,11 +124,23 @@ def _file_lock(path: Path, *, wait: float, on_wait: Callable[[str], None] | None
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _Lease:
     """A best-effort one-writer lease in a Chroma collection (for a shared Chroma server):
     claim the row when it is free or expired, re-read to confirm, renew while held."""
 
-    TTL = 300.0  # renewed on every write, so only a dead holder's lease runs out
+    TTL = 120.0  # renewed on every write, so only a dead holder's lease runs out
 
     def __init__(
         self, state: Any, where: str, *, wait: float, on_wait: Callable[[str], None] | None
@@ -143,10 +156,20 @@ class _Lease:
         if not got["ids"]:
             return "", 0.0
         data = json.loads(got["documents"][0])
-        return str(data["owner"]), float(data["expires"])
+        owner, expires = str(data["owner"]), float(data["expires"])
+        if data.get("host") == socket.gethostname() and not _alive(int(data.get("pid", 0))):
+            return owner, 0.0  # a process on this machine that died holding it: expired
+        return owner, expires
 
     def _claim(self) -> None:
-        doc = json.dumps({"owner": self.owner, "expires": time.time() + self.TTL})
+        doc = json.dumps(
+            {
+                "owner": self.owner,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "expires": time.time() + self.TTL,
+            }
+        )
         self.state.upsert(ids=[_LEASE], documents=[doc], embeddings=[[1.0]])
 
     def __enter__(self) -> _Lease:
@@ -175,8 +198,11 @@ class _Lease:
         self._claim()
 
     def __exit__(self, *exc: object) -> None:
-        if self._holder()[0] == self.owner:
-            self.state.delete(ids=[_LEASE])
+        try:
+            if self._holder()[0] == self.owner:
+                self.state.delete(ids=[_LEASE])
+        except Exception:  # the server is gone: the lease simply expires
+            pass
 
 
 def _where(flt: SearchFilter | None) -> dict[str, Any] | None:
@@ -227,6 +253,44 @@ def _record(article_id: str, meta: dict[str, Any]) -> ArticleRecord:
     )
 
 
+def _transient(error: BaseException | None) -> bool:
+    """A network hiccup worth retrying (connection refused or reset, timeout)."""
+    import httpx
+
+    while error is not None:
+        if isinstance(error, httpx.TransportError | ConnectionError | TimeoutError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+_T = TypeVar("_T")
+
+
+def _retrying(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Retry a store operation with backoff when a Chroma server is briefly unreachable
+    (every operation is idempotent: deterministic ids, upserts, journaled deletes), and turn
+    any other Chroma failure into a StoreError."""
+
+    @functools.wraps(method)
+    def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> _T:
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            try:
+                return method(self, *args, **kwargs)
+            except AssistantError as e:
+                if attempt == self.retries or not _transient(e):
+                    raise
+            except Exception as e:
+                if attempt == self.retries or not _transient(e):
+                    raise StoreError(f"{self.location} failed ({e})") from e
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 class ChromaStore:
     """Chunks and article bookkeeping in Chroma, embedded on disk or on a Chroma server."""
 
@@ -251,6 +315,8 @@ class ChromaStore:
         settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
         self.path: Path | None = None
         self._lease: _Lease | None = None
+        # A server may restart or drop a connection: retry (0.5+1+2+4 s) before giving up.
+        self.retries = 4 if host else 0
         try:
             if host:
                 self.location = f"{'https' if ssl else 'http'}://{host}:{port}"
@@ -304,6 +370,7 @@ class ChromaStore:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
+    @_retrying
     def records(self) -> dict[str, ArticleRecord]:
         """Every indexed article's bookkeeping row, by article id."""
         try:
@@ -315,6 +382,7 @@ class ChromaStore:
             for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
         }
 
+    @_retrying
     def get_article(self, article_id: str) -> tuple[ArticleRecord, str]:
         """An indexed article's row and body text; UsageError when it is not indexed."""
         got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
@@ -322,10 +390,12 @@ class ChromaStore:
             raise UsageError(f"no indexed article has the id {article_id!r}")
         return _record(article_id, dict(got["metadatas"][0] or {})), got["documents"][0] or ""
 
+    @_retrying
     def counts(self) -> tuple[int, int]:
         """(articles, chunks) in the index."""
         return self._articles.count(), self._chunks.count()
 
+    @_retrying
     def signature(self) -> str:
         """A cheap token that changes whenever chunks are written or deleted, by this process
         or any other sharing the store (caches such as the keyword index compare it)."""
@@ -335,6 +405,7 @@ class ChromaStore:
         except Exception as e:
             raise StoreError(f"cannot read the state of {self.location} ({e})") from e
 
+    @_retrying
     def chunk_ids(self) -> list[str]:
         """The ids of every stored chunk (no text or vectors)."""
         ids: list[str] = []
@@ -351,6 +422,7 @@ class ChromaStore:
 
     # -- writes ----------------------------------------------------------------------------
 
+    @_retrying
     def write(
         self,
         items: Sequence[tuple[Article, list[Chunk], SourceFile]],
@@ -432,6 +504,7 @@ class ChromaStore:
                 f"writing to {self.location} failed ({e}); run the ingest again to finish"
             ) from e
 
+    @_retrying
     def touch(self, article_ids: Sequence[str], source_file: SourceFile) -> None:
         """Record that unchanged articles now come from a file with this hash and path."""
         if not article_ids:
@@ -444,6 +517,7 @@ class ChromaStore:
         except Exception as e:
             raise StoreError(f"updating article rows in {self.location} failed ({e})") from e
 
+    @_retrying
     def delete(self, article_ids: Sequence[str]) -> int:
         """Remove articles and all their chunks; returns how many articles were removed.
 
@@ -471,6 +545,7 @@ class ChromaStore:
     def _batch_size(self) -> int:
         return min(self._client.get_max_batch_size(), 4096)
 
+    @_retrying
     def reset(self) -> None:
         """Drop every article and chunk (for `--rebuild`); the model is recorded anew.
 
@@ -504,11 +579,13 @@ class ChromaStore:
         else:
             self._state.delete(ids=[_JOURNAL])
 
+    @_retrying
     def journal(self) -> list[str]:
         """Articles a write or removal was busy with when it stopped (empty when none)."""
         got = self._state.get(ids=[_JOURNAL], include=["documents"])
         return list(json.loads(got["documents"][0])) if got["ids"] else []
 
+    @_retrying
     def recover(self) -> int:
         """Finish what an interrupted run left: drop chunks of journaled articles that their
         row does not list (or all of them when the row is gone). Returns chunks dropped."""
@@ -555,6 +632,7 @@ class ChromaStore:
             finally:
                 self._lease = None
 
+    @_retrying
     def check(self, *, repair: bool = False) -> Consistency:
         """Compare the bookkeeping rows with the chunks actually stored; with `repair`, drop
         chunks no row lists and forget articles whose chunks are incomplete (the next ingest
@@ -594,6 +672,7 @@ class ChromaStore:
 
     # -- reads -----------------------------------------------------------------------------
 
+    @_retrying
     def search(
         self, vector: Sequence[float], *, k: int, where: SearchFilter | None = None
     ) -> list[Hit]:
@@ -620,6 +699,7 @@ class ChromaStore:
             hits.append(self._hit(chunk_id, text or "", dict(meta or {}), 1.0 - float(distance)))
         return hits
 
+    @_retrying
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Hit]:
         """Chunks by id (unknown ids are skipped), with score 0."""
         if not chunk_ids:

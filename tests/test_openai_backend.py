@@ -122,6 +122,8 @@ def test_streaming_delivers_text_before_the_answer(llm_assistant, server):
         (Reply(status=500), "HTTP 500"),
         (Reply(status=404), "does not know model"),
         (Reply(raw=b"this is not json"), "could not be read"),
+        (Reply(""), "empty answer"),
+        (Reply("GEM Co. is partnering", stop_after=1), "stopped in the middle"),
     ],
 )
 def test_provider_failures_become_one_clear_error(llm_assistant, server, reply, words):

@@ -7,11 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, free_port, unique_collection
 
 from assistant import NewsAssistant, StoreError, load_settings
+from index import ChromaStore
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
@@ -97,3 +100,69 @@ def test_a_server_that_is_down_gives_one_clear_error(tmp_path):
         _ = NewsAssistant(
             load_settings(chroma_host="127.0.0.1", chroma_port=free_port(), data_dir=tmp_path)
         ).store
+
+
+def start_chroma(path, port):
+    """A `chroma run` of this test's own (so it can be stopped mid-ingest)."""
+    import httpx
+
+    chroma = Path(sys.executable).with_name("chroma")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("`chroma run` did not start")
+
+
+def test_a_server_that_drops_mid_ingest_fails_clearly_and_the_next_run_resumes(tmp_path):
+    from test_crash_safety import make_corpus
+
+    news = tmp_path / "news"
+    total = make_corpus(news, files=3, per_file=30)
+    port = free_port()
+    env = {
+        "ASSISTANT_CHROMA_HOST": "127.0.0.1",
+        "ASSISTANT_CHROMA_PORT": str(port),
+        "ASSISTANT_DATA_DIR": str(tmp_path / "local"),
+        "ASSISTANT_INGEST_BATCH": "8",
+    }
+    server = start_chroma(tmp_path / "server", port)
+    try:
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "ingest", str(news), "--json"],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        store = ChromaStore(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 120
+        while store.counts()[1] < 16 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server.kill()
+        server.wait()
+        started = time.monotonic()
+        _, err = ingest.communicate(timeout=300)
+        assert ingest.returncode == 1, err
+        assert time.monotonic() - started > 5, "it retried with backoff before giving up"
+        assert "Traceback" not in err and "127.0.0.1" in err, err[-3000:]
+        assert "run the ingest again" in err or "failed" in err
+
+        server = start_chroma(tmp_path / "server", port)
+        resumed = run(["ingest", str(news), "--json"], env)
+        assert resumed.returncode == 0, resumed.stderr
+        report = json.loads(resumed.stdout)
+        assert report["added"] + report["unchanged"] == total and report["added"] > 0
+        check = json.loads(run(["check", "--json"], env).stdout)
+        assert check["ok"] and check["articles"] == total
+    finally:
+        server.kill()

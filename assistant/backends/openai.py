@@ -103,16 +103,20 @@ class OpenAIBackend:
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """Stream the model's answer; the openai client retries 429/5xx/timeouts itself."""
         finished = False
+        wrote = False
         try:
             for chunk in self._chat.stream(answer_messages(request)):
                 finished = finished or bool(chunk.response_metadata.get("finish_reason"))
                 text = _text_of(chunk.content)
                 if text:
+                    wrote = True
                     yield text
         except LLMError:
             raise
         except Exception as e:
             raise self._explain(e) from e
+        if finished and not wrote:
+            raise LLMError(f"the LLM server at {self.base_url} sent an empty answer; ask again")
         if not finished:
             # The connection closed before the server said the answer was complete.
             raise LLMError(
