@@ -91,7 +91,11 @@ class NewsAssistant:
     @cached_property
     def embedder(self) -> Embedder:
         """The embedding model (loaded on first encode)."""
-        return Embedder(self.settings.embedding_model, device=self.settings.device)
+        return Embedder(
+            self.settings.embedding_model,
+            device=self.settings.device,
+            precision=self.settings.embedding_precision,
+        )
 
     @cached_property
     def store(self) -> ChromaStore:

