@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import html
+import ipaddress
 import logging
+import os
 import re
-import shutil
+import sys
+import tempfile
+import unicodedata
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.errors import AssistantError, UsageError
+from index.ingestion import IngestReport
 from index.loaders import SUPPORTED_SUFFIXES
 
 from .core import clean_question
@@ -53,7 +58,7 @@ if TYPE_CHECKING:
 
     from .core import NewsAssistant
 
-__all__ = ["EXAMPLES", "build_app", "launch", "serve"]
+__all__ = ["EXAMPLES", "build_app", "exposure_warning", "launch", "safe_upload_name", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,9 @@ EXAMPLES = [
 HISTORY_TURNS = 6
 STORAGE_KEY = "news-assistant-conversation"
 UPLOAD_DIR = "uploads"
+# An upload's copy is named with at most this many UTF-8 bytes (file systems allow 255).
+MAX_NAME_BYTES = 150
+AUTH_MESSAGE = "Sign in to the News Assistant with the user name and password you were given."
 
 
 def _static(name: str) -> str:
@@ -106,16 +114,72 @@ def _toast(message: str) -> str:
     return html.escape(message, quote=False)
 
 
-def _unique_name(name: str, taken: set[str]) -> str:
-    """A safe file name for an upload (no folders, no odd characters), unique in `taken`."""
-    base = Path(name.replace("\\", "/")).name
-    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .") or "upload"
-    stem, suffix = Path(base).stem or "upload", Path(base).suffix
-    candidate, i = base, 2
+def safe_upload_name(name: str, taken: set[str]) -> str:
+    """The name an uploaded file is copied under: the last part of `name` (no folders),
+    letters, digits, spaces and ``_ . - ( ) [ ] , + & '`` only (anything else becomes _),
+    no leading dot, at most MAX_NAME_BYTES bytes, and unique (ignoring case) in `taken`,
+    which it joins. Nothing in `name` can point the copy outside the upload folder."""
+    base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    base = re.sub(r"[^\w.\-()\[\],+&' ]+", "_", base).strip(" .")
+    stem, suffix = os.path.splitext(base)
+    if len(suffix) > 12 or not re.fullmatch(r"\.\w+", suffix or ".x"):
+        stem, suffix = base, ""  # not a real extension: keep it in the name
+    stem = stem.strip(" .") or "upload"
+
+    def fit(stem: str, tail: str) -> str:
+        while len(f"{stem}{tail}".encode()) > MAX_NAME_BYTES and len(stem) > 1:
+            stem = stem[:-1]
+        return f"{stem.rstrip(' .') or 'upload'}{tail}"
+
+    candidate, i = fit(stem, suffix), 2
     while candidate.casefold() in taken:
-        candidate, i = f"{stem}-{i}{suffix}", i + 1
+        candidate, i = fit(stem, f"-{i}{suffix}"), i + 1
     taken.add(candidate.casefold())
     return candidate
+
+
+class _Refused(Exception):
+    """An uploaded file that is not copied, with the reason in words."""
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size >= 102.4 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def _copy_upload(source: Path, folder: Path, name: str, *, limit: int, limit_mb: float) -> Path:
+    """Copy an uploaded file into `folder` as `name` (see `safe_upload_name`), refusing a
+    type the loaders cannot read or a file over `limit` bytes before copying it. The copy is
+    written under a temporary name and renamed, so no half-copied file is ever indexed and
+    a link planted at the target is replaced, never followed."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        what = f"{suffix} files" if suffix else "files without an extension"
+        raise _Refused(f"{what} cannot be indexed; upload .txt, .md, .html, .json, .jsonl or .pdf")
+    too_big = f"over the {limit_mb:g} MB limit per file (ASSISTANT_MAX_FILE_MB); split it"
+    try:
+        size = source.stat().st_size
+    except OSError as e:
+        raise _Refused(f"the upload could not be read ({e.strerror or e})") from e
+    if size > limit:
+        raise _Refused(f"file is {_megabytes(size)}, {too_big}")
+    target = folder / name
+    if target.parent != folder or name in ("", ".", ".."):
+        raise _Refused("the file name is not usable")  # safe_upload_name prevents this
+    fd, part = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        copied = 0
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            while block := src.read(1 << 20):
+                copied += len(block)
+                if copied > limit:  # the file grew since the check
+                    raise _Refused(f"file is over {_megabytes(limit)}, {too_big}")
+                out.write(block)
+        os.replace(part, target)
+    except OSError as e:
+        raise _Refused(f"the upload could not be copied ({e.strerror or e})") from e
+    finally:
+        Path(part).unlink(missing_ok=True)
+    return target
 
 
 def _history(raw: Any) -> list[Turn]:
@@ -267,37 +331,54 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
 
     # Gradio finds the progress tracker by its default value, hence the call in the default.
     def ingest_files(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
-        """Index uploaded files; the report as data (one row per file)."""
+        """Index uploaded files; the report as data (one row per file). A file of a type
+        the loaders cannot read, or over ASSISTANT_MAX_FILE_MB, gets a failed row and is
+        neither copied nor indexed; the others are."""
         if not files:
             raise gr.Error(
                 "Choose one or more files first: drop them on the upload box or click it.",
                 print_exception=False,
             )
+        limit = int(settings.max_file_mb * 1024 * 1024)
         try:
             uploads_dir.mkdir(parents=True, exist_ok=True)
             taken: set[str] = set()
-            copies = []
+            copies: list[Path] = []
+            refused: list[dict[str, Any]] = []
             for f in files:
                 source = Path(f if isinstance(f, str) else getattr(f, "path", str(f)))
-                target = uploads_dir / _unique_name(source.name, taken)
-                shutil.copyfile(source, target)
-                copies.append(target)
-            progress((0, len(copies)), desc="Reading files", unit="files")
+                name = safe_upload_name(source.name, taken)
+                try:
+                    copies.append(
+                        _copy_upload(
+                            source, uploads_dir, name, limit=limit, limit_mb=settings.max_file_mb
+                        )
+                    )
+                except _Refused as e:
+                    refused.append(
+                        {"file": name, "status": "failed", "articles": 0, "detail": str(e)}
+                    )
+            report = IngestReport()
+            if copies:
+                progress((0, len(copies)), desc="Reading files", unit="files")
 
-            def on_progress(p: Any) -> None:
-                done = p.files_done >= p.files_total
-                desc = "Embedding and storing passages" if done else f"Read {Path(p.current).name}"
-                progress((p.files_done, p.files_total), desc=desc, unit="files")
+                def on_progress(p: Any) -> None:
+                    done = p.files_done >= p.files_total
+                    desc = (
+                        "Embedding and storing passages" if done else f"Read {Path(p.current).name}"
+                    )
+                    progress((p.files_done, p.files_total), desc=desc, unit="files")
 
-            report = assistant.ingest(copies, progress=on_progress)
+                report = assistant.ingest(copies, progress=on_progress)
         except Exception as e:
             raise _error(e, "indexing the files") from e
-        indexed = {r.path for r in assistant.articles()}
-        for copy in copies:  # keep no copy of a file that gave nothing
-            if str(copy.resolve()) not in indexed:
-                copy.unlink(missing_ok=True)
+        if copies:
+            indexed = {r.path for r in assistant.articles()}
+            for copy in copies:  # keep no copy of a file that gave nothing
+                if str(copy.resolve()) not in indexed:
+                    copy.unlink(missing_ok=True)
         summary = report.to_dict()
-        rows = ingest_rows(report, uploads_dir.resolve())
+        rows = refused + ingest_rows(report, uploads_dir.resolve())
         summary["files"] = rows
         summary["failed"] = [
             {"file": r["file"], "error": r["detail"]} for r in rows if r["status"] == "failed"
@@ -628,9 +709,11 @@ def launch(
     port: int = 7860,
     block: bool = True,
     max_file_mb: float = 50.0,
+    auth: Sequence[tuple[str, str]] = (),
     quiet: bool = False,
 ) -> str:
     """Serve `app` on host:port with the page's theme and styles; returns the local URL.
+    With `auth` (user, password) pairs, the page and every API call need a login.
     With `block=False` it returns at once and the server runs until `app.close()`."""
     _, url, _ = app.launch(
         server_name=host,
@@ -638,6 +721,8 @@ def launch(
         prevent_thread_lock=not block,
         show_error=False,
         max_file_size=int(max_file_mb * 1024 * 1024),
+        auth=list(auth) or None,
+        auth_message=AUTH_MESSAGE if auth else None,
         theme=_theme(),
         css=_static("ui.css"),
         footer_links=["api"],
@@ -647,8 +732,38 @@ def launch(
     return str(url)
 
 
+def exposure_warning(host: str, *, login: bool) -> str | None:
+    """What to tell the person starting the UI when `host` is reachable from other machines
+    and no login is configured; None when it binds to loopback or needs a login."""
+    name = host.strip().strip("[]").lower()
+    try:
+        loopback = ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = name in ("localhost", "localhost.")
+    if loopback or login:
+        return None
+    return (
+        f"the web UI listens on {host}, so other machines can reach it, and no login is "
+        "set: anyone who reaches it can read, add and remove articles. Set ASSISTANT_AUTH "
+        "(user:password pairs) or ASSISTANT_AUTH_FILE, and put a TLS reverse proxy in "
+        "front (README: Running it safely); or bind to 127.0.0.1 (ASSISTANT_HOST)."
+    )
+
+
 def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
-    """Build the page and serve it until interrupted."""
+    """Build the page and serve it until interrupted, with the login ASSISTANT_AUTH /
+    ASSISTANT_AUTH_FILE configure; warns when it is exposed without one."""
+    settings = assistant.settings
+    logins = settings.logins()
+    warning = exposure_warning(host, login=bool(logins))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     # Load the embedding model now, not on the first question (and not by eight at once).
     assistant.embedder.encode(["warm up"])
-    launch(build_app(assistant), host=host, port=port, max_file_mb=assistant.settings.max_file_mb)
+    launch(
+        build_app(assistant),
+        host=host,
+        port=port,
+        max_file_mb=settings.max_file_mb,
+        auth=logins,
+    )

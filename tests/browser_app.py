@@ -24,12 +24,13 @@ TIMEOUT_MS = 30_000
 
 
 @contextmanager
-def serving(assistant: Any) -> Iterator[str]:
-    """The app for `assistant`, served in this process on a free port; yields its URL."""
+def serving(assistant: Any, **options: Any) -> Iterator[str]:
+    """The app for `assistant`, served in this process on a free port; yields its URL.
+    `options` go to `launch` (auth, max_file_mb)."""
     from assistant.ui import build_app, launch
 
     app = build_app(assistant)
-    url = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+    url = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True, **options)
     try:
         yield url
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.models import Answer, Citation
-from assistant.ui import _history, _unique_name
+from assistant.ui import MAX_NAME_BYTES, _history, _toast, safe_upload_name
 from assistant.ui_render import (
     ChatTurn,
     Filters,
@@ -294,13 +294,69 @@ def test_ingest_results_show_each_file_with_its_status():
     assert "<script" not in html
 
 
+def test_file_names_and_reasons_in_upload_results_and_toasts_are_text():
+    name = "<b onmouseover=alert(1)>x</b> & 'q'.txt"
+    rows = [{"file": name, "status": EVIL, "articles": 0, "detail": f"{EVIL} in {name}"}]
+    html = render_ingest(rows, {"chunks": 0, "seconds": 0})
+    assert "<b " not in html and "<script" not in html and not re.search(r"<img\b", html)
+    assert "&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt; &amp; &#x27;q&#x27;.txt" in html
+    assert 'class="row-&lt;script&gt;' in html  # even a forged status stays inside its quotes
+    toast = _toast(f"1 file could not be indexed: {name}: {EVIL}")
+    assert "<" not in toast and "&lt;b onmouseover=alert(1)&gt;" in toast
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "../../etc/passwd.txt",
+        "/etc/cron.d/evil.txt",
+        "..\\..\\windows\\evil.txt",
+        "C:\\Users\\x\\evil.md",
+        "..",
+        ".",
+        "",
+        ".hidden.txt",
+        "a\x00b.txt",
+        "line\nbreak\r\ttab\x1b[31m.txt",
+        "\u202etxt.exe",  # right-to-left override: looks like "exe.txt"
+        "\uff0e\uff0e\uff0fetc\uff0fpasswd.txt",  # fullwidth ../etc/passwd
+        "\u2215etc\u2215passwd.txt",  # division slash
+        "e\u0301t\u00e9 caf\u00e9.md",  # combining accent and precomposed
+        "\U0001f4f0 news \u65b0\u95fb.md",
+        "x" * 300 + ".txt",
+        "\u00e9" * 300 + ".json",
+        "<script>alert(1)</script>.html",
+        "name.with.many.dots.txt",
+        "weird.suffix-that-is-not-one",
+    ],
+)
+def test_upload_names_never_leave_the_upload_folder(hostile, tmp_path):
+    folder = tmp_path / "uploads"
+    name = safe_upload_name(hostile, set())
+    assert name and name not in (".", "..") and not name.startswith((".", " "))
+    assert "/" not in name and "\\" not in name
+    assert not any(ord(ch) < 32 or ord(ch) == 127 for ch in name)
+    assert re.fullmatch(r"[\w.\-()\[\],+&' ]+", name), name
+    assert len(name.encode()) <= MAX_NAME_BYTES
+    assert (folder / name).resolve().parent == folder.resolve()
+    suffix = Path(hostile).suffix
+    if suffix in (".txt", ".md", ".json", ".html") and len(hostile) > len(suffix) + 1:
+        assert name.endswith(suffix)  # the type survives, so the loader still reads it
+
+
 def test_upload_names_are_made_safe_and_unique():
     taken: set[str] = set()
-    assert _unique_name("../../etc/passwd", taken) == "passwd"
-    assert _unique_name("a.md", taken) == "a.md"
-    assert _unique_name("A.md", taken) == "A-2.md"
-    assert _unique_name("..\\x<y>.md", taken) == "x_y_.md"
-    assert Path(_unique_name("...", taken)).name == "upload"
+    assert safe_upload_name("../../etc/passwd", taken) == "passwd"
+    assert safe_upload_name("a.md", taken) == "a.md"
+    assert safe_upload_name("A.md", taken) == "A-2.md"
+    assert safe_upload_name("a.md", taken) == "a-3.md"
+    assert safe_upload_name("..\\x<y>.md", taken) == "x_y_.md"
+    assert safe_upload_name("...", taken) == "upload"
+    assert safe_upload_name("Report (final), v2.txt", taken) == "Report (final), v2.txt"
+    long = safe_upload_name("y" * 400 + ".txt", taken)
+    again = safe_upload_name("y" * 400 + ".txt", taken)
+    assert long.endswith(".txt") and again.endswith("-2.txt") and long != again
+    assert len(again.encode()) <= MAX_NAME_BYTES
 
 
 def test_api_history_must_be_pairs_of_strings():
