@@ -173,21 +173,22 @@ def _parse_logins(
     var: str, entries: list[tuple[str, str]], *, comments: bool
 ) -> list[tuple[str, str]]:
     """(user, password) pairs from ("line 3", "user:password") entries, skipping blank ones
-    (and "#" comment lines when `comments`); a password may contain ':' (the first splits)."""
+    (and "#" comment lines when `comments`). The first ':' splits, so a password may contain
+    ':'; spaces around the user name and the password are ignored."""
     pairs = []
     for where, entry in entries:
         entry = entry.strip()
         if not entry or (comments and entry.startswith("#")):
             continue
         user, colon, password = entry.partition(":")
-        user = user.strip()
+        user, password = user.strip(), password.strip()
         if not colon:
             raise ConfigError(
                 f"{var}: {where} is not user:password (no ':'); write each login as user:password"
             )
         if not user:
             raise ConfigError(f"{var}: {where} has an empty user name; write user:password")
-        if not password.strip():
+        if not password:
             raise ConfigError(
                 f"{var}: {where} (user {user!r}) has an empty password; give every user a password"
             )
