@@ -119,7 +119,8 @@ class Embedder(Embeddings):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
-        with self._autocast(str(model.device)):
+        # Mixed precision pays off on batches; a lone query is faster in plain fp32.
+        with self._autocast(str(model.device), len(texts)):
             vectors = model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -129,14 +130,14 @@ class Embedder(Embeddings):
             )
         return np.asarray(vectors, dtype=np.float32)
 
-    def _autocast(self, device: str) -> Any:
+    def _autocast(self, device: str, size: int) -> Any:
         """Mixed precision for the matrix products (weights and outputs stay fp32)."""
         import contextlib
 
         import torch
 
         precision = resolve_precision(self.precision, device)
-        if precision == "fp32":
+        if precision == "fp32" or size < 16:
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
         return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
