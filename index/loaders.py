@@ -112,7 +112,7 @@ def load_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileLoad:
         if size > max_bytes:
             raise LoadError(
                 name,
-                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
+                f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit "
                 "(raise ASSISTANT_MAX_FILE_MB to index it)",
             )
         data = path.read_bytes()
