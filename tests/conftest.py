@@ -84,18 +84,10 @@ def sample_assistant(tmp_path, sample_dir, embedder):
     return assistant
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory):
-    """(host, port) of a real Chroma server: the one CI started (TEST_CHROMA_HOST and
-    TEST_CHROMA_PORT), else a `chroma run` on loopback started for this test session."""
+def start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
+    """A real `chroma run` on loopback, once its heartbeat answers."""
     import httpx
 
-    host = os.environ.get("TEST_CHROMA_HOST")
-    if host:
-        yield host, int(os.environ.get("TEST_CHROMA_PORT", "8000"))
-        return
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
     process = subprocess.Popen(
         [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
@@ -106,13 +98,25 @@ def chroma_server(tmp_path_factory):
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
+                return process
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("`chroma run` did not start")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """(host, port) of a real Chroma server: the one CI started (TEST_CHROMA_HOST and
+    TEST_CHROMA_PORT), else a `chroma run` on loopback started for this test session."""
+    host = os.environ.get("TEST_CHROMA_HOST")
+    if host:
+        yield host, int(os.environ.get("TEST_CHROMA_PORT", "8000"))
+        return
+    port = free_port()
+    process = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
     yield "127.0.0.1", port
     process.terminate()
     process.wait(timeout=30)

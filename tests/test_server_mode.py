@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, free_port, unique_collection
+from conftest import SAMPLES, free_port, start_chroma, unique_collection
 
 from assistant import NewsAssistant, StoreError, load_settings
 from index import ChromaStore
@@ -100,27 +99,6 @@ def test_a_server_that_is_down_gives_one_clear_error(tmp_path):
         _ = NewsAssistant(
             load_settings(chroma_host="127.0.0.1", chroma_port=free_port(), data_dir=tmp_path)
         ).store
-
-
-def start_chroma(path, port):
-    """A `chroma run` of this test's own (so it can be stopped mid-ingest)."""
-    import httpx
-
-    chroma = Path(sys.executable).with_name("chroma")
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("`chroma run` did not start")
 
 
 def test_a_server_that_drops_mid_ingest_fails_clearly_and_the_next_run_resumes(tmp_path):
