@@ -74,6 +74,13 @@ STORAGE_KEY = "news-assistant-conversation"
 UPLOAD_DIR = "uploads"
 # An upload's copy is named with at most this many UTF-8 bytes (file systems allow 255).
 MAX_NAME_BYTES = 150
+# Gradio cuts off any single uploaded file over this many times ASSISTANT_MAX_FILE_MB while it
+# streams in. Up to there the page refuses an oversized file itself, with a row naming it,
+# and still indexes the others; Gradio's own check would drop the whole selection.
+UPLOAD_CAP_FACTOR = 2
+# Gradio's temporary copies of uploads are deleted this many seconds after they arrive (the
+# page copies what it indexes into ASSISTANT_DATA_DIR/uploads at once).
+UPLOAD_CACHE_SECONDS = 3600
 AUTH_MESSAGE = "Sign in to the News Assistant with the user name and password you were given."
 
 
@@ -490,7 +497,11 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
     ingest_files.__annotations__["progress"] = gr.Progress
 
     private: dict[str, Any] = {"api_visibility": "private"}
-    with gr.Blocks(title="News Assistant", analytics_enabled=False) as app:
+    with gr.Blocks(
+        title="News Assistant",
+        analytics_enabled=False,
+        delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS),
+    ) as app:
         conversation = gr.BrowserState([], storage_key=STORAGE_KEY, secret=secret)
         with gr.Row(elem_classes="app-header-row"):
             gr.HTML(
@@ -586,10 +597,11 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
                     )
             with gr.Tab("Articles", id="articles-tab"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=420):
+                    # No file_types: Gradio would refuse the whole upload for one file of
+                    # another type; ingest_files refuses that file alone, in words.
                     files = gr.File(
                         label="Add articles (.txt .md .html .json .jsonl .pdf)",
                         file_count="multiple",
-                        file_types=sorted(SUPPORTED_SUFFIXES),
                         type="filepath",
                         elem_id="upload",
                     )
@@ -714,13 +726,15 @@ def launch(
 ) -> str:
     """Serve `app` on host:port with the page's theme and styles; returns the local URL.
     With `auth` (user, password) pairs, the page and every API call need a login.
+    `max_file_mb` is the app's per-file limit (ASSISTANT_MAX_FILE_MB): the server stops any
+    file over UPLOAD_CAP_FACTOR times it while it arrives.
     With `block=False` it returns at once and the server runs until `app.close()`."""
     _, url, _ = app.launch(
         server_name=host,
         server_port=port,
         prevent_thread_lock=not block,
         show_error=False,
-        max_file_size=int(max_file_mb * 1024 * 1024),
+        max_file_size=int(UPLOAD_CAP_FACTOR * max_file_mb * 1024 * 1024),
         auth=list(auth) or None,
         auth_message=AUTH_MESSAGE if auth else None,
         theme=_theme(),

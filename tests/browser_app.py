@@ -25,10 +25,11 @@ TIMEOUT_MS = 30_000
 
 @contextmanager
 def serving(assistant: Any, **options: Any) -> Iterator[str]:
-    """The app for `assistant`, served in this process on a free port; yields its URL.
-    `options` go to `launch` (auth, max_file_mb)."""
+    """The app for `assistant`, served in this process on a free port, as `serve` does;
+    yields its URL. `options` go to `launch` (auth)."""
     from assistant.ui import build_app, launch
 
+    options.setdefault("max_file_mb", assistant.settings.max_file_mb)
     app = build_app(assistant)
     url = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True, **options)
     try:
