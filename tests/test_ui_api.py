@@ -1,9 +1,8 @@
 """Gradio's API of the web UI, through gradio_client against the app served on loopback:
-/ask (answer + citations as data), /ingest (a result per file), /articles, /remove, /stats."""
+/ask (answer + citations as data), /ingest (a result per file), /articles, /remove, /stats.
+Many people at once: test_ui_concurrency.py; uploads and their names: test_ui_uploads.py."""
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from browser_app import serving
@@ -107,26 +106,3 @@ def test_ingest_reports_each_file_and_the_index_follows(client, tmp_path):
 
     assert client.predict([tidal["id"]], api_name="/remove") == {"removed": 1}
     assert client.predict(api_name="/stats")["articles"] == before
-
-
-def test_eight_simultaneous_conversations_do_not_cross_talk(client):
-    questions = {
-        "Who is GEM partnering with?": "Ascend Elements",
-        "When did Northvolt file for bankruptcy protection?": "Northvolt",
-        "How is Redwood Materials reusing old EV batteries?": "Redwood",
-        "What does the EU battery regulation require?": "EU",
-    }
-    asks = list(questions.items()) * 2  # eight at once, each question twice
-
-    def ask(item: tuple[str, str]) -> tuple[str, str, dict]:
-        question, expected = item
-        return question, expected, client.predict(question, api_name="/ask")
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(ask, asks))
-    assert len(results) == 8
-    for question, expected, result in results:
-        assert result["question"] == question
-        assert expected in result["answer"] or any(
-            expected in c["title"] for c in result["citations"]
-        ), (question, result["answer"])
