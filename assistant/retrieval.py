@@ -112,7 +112,7 @@ class Searcher:
         rrf_k: int = 60,
         dense_weight: float = 1.0,
         keyword_weight: float = 1.0,
-        date_weight: float = 0.5,
+        date_weight: float = 1.0,
         rerank_depth: int = 20,
     ) -> None:
         self.store = store

@@ -232,3 +232,38 @@ def test_a_missing_reranker_fails_with_the_setting_named(make_assistant, tmp_pat
     assistant.ingest([write(tmp_path / "news.jsonl", CORPUS[:1])])
     with pytest.raises(ConfigError, match="ASSISTANT_RERANKER"):
         assistant.ask("harbour")
+
+
+@pytest.mark.server
+def test_a_shared_chroma_server_keeps_keyword_indexes_in_step(
+    chroma_server, make_assistant, tmp_path
+):
+    from conftest import unique_collection
+
+    host, port = chroma_server
+    shared = {"chroma_host": host, "chroma_port": port, "collection": unique_collection()}
+    reader = make_assistant(llm="extractive", data_dir=tmp_path / "reader", **shared)
+    writer_env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(tmp_path / "writer"),
+        "ASSISTANT_CHROMA_HOST": host,
+        "ASSISTANT_CHROMA_PORT": str(port),
+        "ASSISTANT_COLLECTION": shared["collection"],
+    }
+
+    def ingest_elsewhere(rows: list[dict], name: str) -> None:
+        news = write(tmp_path / name, rows)
+        result = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ingest", str(news)],
+            capture_output=True,
+            text=True,
+            env=writer_env,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+
+    ingest_elsewhere(CORPUS[:2], "first.jsonl")
+    assert [h.article_id for h in reader.searcher.keyword.search("XQ-7731", k=2)] == ["turbine"]
+    ingest_elsewhere(CORPUS[:1], "first.jsonl")  # the file lost the turbine article
+    assert reader.searcher.keyword.search("XQ-7731", k=2) == []
+    assert reader.searcher.retrieve("Kestrel Bay harbour", k=1).hits[0].article_id == "harbour"
