@@ -207,7 +207,10 @@ def main() -> None:
         args.model, device=device, precision=args.precision, batch_size=args.batch_size
     )
     precision = resolve_precision(args.precision, device)
+    # Warm up both paths (lone texts run in fp32, batches in mixed precision).
     embedder.encode(["warm up"])
+    embedder.encode([f"warm up the batched path {i}" for i in range(64)])
+    embedder.model.encode([f"warm up the plain path {i}" for i in range(64)])
     load_s = time.perf_counter() - started
     stock_embeddings = None
     if not args.no_stock:
@@ -221,7 +224,7 @@ def main() -> None:
         stock_embeddings = HuggingFaceEmbeddings(
             model_name=location, model_kwargs={"device": device}
         )
-        stock_embeddings.embed_query("warm up")
+        stock_embeddings.embed_documents([f"warm up {i}" for i in range(64)])
     print(
         f"machine: {machine()}; device {device}, {precision}; "
         f"model load {load_s:.1f} s (not timed below)"
