@@ -486,3 +486,89 @@ def test_app_py_indexes_the_samples_and_serves_on_loopback(tmp_path, open_page):
         proc.terminate()
         proc.wait(timeout=30)
     assert (tmp_path / "data" / "chroma").exists()
+
+
+def test_hostile_file_names_show_as_text_in_results_toasts_list_and_viewer(
+    open_page, make_assistant, tmp_path
+):
+    page_dir = tmp_path / "picked"
+    page_dir.mkdir()
+    # A file indexed on the server (as `assistant ingest` would) whose title comes from its
+    # name: markup that no upload could carry, since uploads are renamed.
+    server_side = tmp_path / "server"
+    server_side.mkdir()
+    title = "<img src=x onerror=window.xss=1> Pylon <b onmouseover=window.xss=2>outage"
+    (server_side / f"{title}.txt").write_text(
+        "Storm winds toppled a transmission pylon near Aberlyn on 3 March 2025, cutting "
+        "power to 12,000 homes for a day.\n",
+        encoding="utf-8",
+    )
+    assistant = make_assistant(llm="extractive", max_file_mb=0.02)
+    assert assistant.ingest([server_side]).added == 1
+
+    hostile = "<img src=x onerror=window.xss=3>Tom & Jerry's (draft) =1"
+    empty = page_dir / f"{hostile} empty.txt"
+    empty.write_bytes(b"")
+    program = page_dir / f"{hostile}.exe"
+    program.write_bytes(b"MZ\x90\x00")
+    big = page_dir / f"{hostile} big.txt"
+    big.write_text("Long text. " * 2500, encoding="utf-8")  # 27 KB: over 20 KB, under 40
+    good = page_dir / f"{hostile} good.md"
+    good.write_text(
+        "# Kite surfers cross the Minch\n\nFour kite surfers crossed the Minch from Skye "
+        "to Harris in under three hours on 9 May 2025.\n",
+        encoding="utf-8",
+    )
+    with serving(assistant) as url:
+        chat = open_page(url)
+        page = chat.page
+        chat.tab("Articles")
+        row = page.locator("#article-list tr", has_text="Pylon")
+        expect(row.locator(".a-title")).to_contain_text(title)  # the markup, as text
+
+        # Over twice the limit: Gradio refuses it in the browser, before any upload.
+        huge = page_dir / f"{hostile} huge.txt"
+        huge.write_text("Long text. " * 10_000, encoding="utf-8")  # 110 KB
+        page.locator("#upload input[type=file]").set_input_files([str(huge)])
+        too_big = page.locator("[data-testid='toast-body']", has_text="maximum allowed size")
+        expect(too_big).to_contain_text("huge.txt")
+        # Gradio's own toast shows the name as sanitised HTML (an <img> without its
+        # handler appears); nothing in it runs.
+        assert page.locator("[onerror], [onmouseover]").count() == 0
+        assert page.evaluate("window.xss") is None
+        too_big.locator("button").first.click()  # close it
+
+        chat.choose_files(empty, program, big, good)
+        expect(page.locator("#upload")).to_contain_text(f"{hostile} good")  # Gradio's list
+        page.locator("#index-files").click()
+        results = page.locator("#ingest-results")
+        # Stored (and shown) under safe names; the text is the name, not markup.
+        safe = "img src_x onerror_window.xss_3Tom & Jerry's (draft) _1"
+        expect(results.locator("tr.row-added")).to_contain_text(f"{safe} good.md")
+        failed = results.locator("tr.row-failed")
+        expect(failed).to_have_count(3)
+        for name, reason in (
+            (f"{safe} empty.txt", "file is empty"),
+            (f"{safe}.exe", ".exe files cannot be indexed"),
+            (f"{safe} big.txt", "over the 0.02 MB limit per file"),
+        ):
+            expect(failed.filter(has_text=name).locator(".i-detail")).to_contain_text(reason)
+        toast = page.locator("[data-testid='toast-body']", has_text="could not be indexed")
+        expect(toast).to_contain_text("3 files could not be indexed: ")
+        expect(toast).to_contain_text(f"{safe}.exe: .exe files cannot be indexed")
+        expect(page.locator("#article-list")).to_contain_text("Kite surfers cross the Minch")
+        uploads = assistant.settings.data_dir / "uploads"
+        assert [p.name for p in uploads.iterdir()] == [f"{safe} good.md"]  # nothing else kept
+        chat.shot("01-hostile-names")
+
+        chat.tab("Chat")
+        answer = chat.ask("Where did the storm topple a pylon?")
+        expect(answer.locator(".source-title")).to_have_text([title])
+        answer.locator(".answer-text a.cite-chip").first.click()
+        expect(page.locator("#source-viewer .viewer-title")).to_have_text(title)
+        chat.shot("02-title-from-a-file-name")
+
+        page.wait_for_timeout(500)  # give any injected handler a chance to fire
+        assert chat.dialogs == []
+        assert page.evaluate("window.xss") is None
+        assert page.locator("[onerror], [onmouseover], img[src='x'], b").count() == 0
