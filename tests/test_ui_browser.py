@@ -309,7 +309,7 @@ def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
 
 def test_filters_narrow_the_sources_and_refusals_are_flagged(chat):
     page = chat.page
-    question = "Which companies recycle batteries?"
+    question = "Who recycles lithium-ion batteries in Europe?"
     everything = chat.ask(question)
     assert any(m.startswith("Battery Brief") for m in source_metas(everything))
 
