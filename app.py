@@ -1,5 +1,6 @@
 """Run the news assistant in the browser: index the sample articles if the index is empty,
-then serve the chat on ASSISTANT_HOST:ASSISTANT_PORT (default http://127.0.0.1:7860)."""
+then serve the chat on ASSISTANT_HOST:ASSISTANT_PORT (default http://127.0.0.1:7860), behind
+a login when ASSISTANT_AUTH or ASSISTANT_AUTH_FILE is set."""
 
 from __future__ import annotations
 

@@ -8,6 +8,12 @@ Everything shown is rendered by `ui_render`, which escapes article text, titles 
 
 Gradio's API (gradio_client) offers the same functions: `/ask`, `/ingest`, `/articles`,
 `/remove` and `/stats`.
+
+Exposure: `serve` binds where ASSISTANT_HOST says (127.0.0.1 by default), asks for a login
+when ASSISTANT_AUTH / ASSISTANT_AUTH_FILE are set (the page and every API route), and warns
+when it is reachable from other machines without one. Uploads are copied into
+`<data dir>/uploads` under names `safe_upload_name` makes (never a path), one file at a time:
+a file of another type or over ASSISTANT_MAX_FILE_MB gets its own failed row.
 """
 
 from __future__ import annotations
