@@ -114,6 +114,7 @@ class Searcher:
         keyword_weight: float = 1.0,
         date_weight: float = 1.0,
         rerank_depth: int = 20,
+        min_articles: int = 10,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -126,6 +127,7 @@ class Searcher:
         self.keyword_weight = keyword_weight
         self.date_weight = date_weight
         self.rerank_depth = rerank_depth
+        self.min_articles = min_articles
 
     @classmethod
     def from_settings(cls, store: ChromaStore, embedder: Embedder, settings: Settings) -> Searcher:
@@ -191,6 +193,12 @@ class Searcher:
         if self.reranker is not None:
             ranked = self._rerank(query, ranked)
         article_ids = list(dict.fromkeys(c.article_id for c in ranked))
+        if len(article_ids) < self.min_articles:
+            # Few articles among the candidates (long ones fill the pool): rank more,
+            # so callers that measure retrieval see at least `min_articles` when there are.
+            for hit in self.store.search(vector, k=pool * 5, where=where):
+                if hit.article_id not in article_ids:
+                    article_ids.append(hit.article_id)
         chosen = self._diverse(ranked, k)
         self._fill_hits(chosen)
         hits = [replace(c.hit, score=round(c.score, 6)) for c in chosen if c.hit is not None]
