@@ -45,10 +45,7 @@ def server():
         yield s
 
 
-@pytest.fixture
-def llm_assistant(tmp_path, sample_dir, embedder, server):
-    data = tmp_path / "data"
-    shutil.copytree(sample_dir, data)
+def make_llm_assistant(data, embedder, server, **overrides):
     assistant = NewsAssistant(
         load_settings(
             data_dir=data,
@@ -57,10 +54,18 @@ def llm_assistant(tmp_path, sample_dir, embedder, server):
             llm_model="scripted-model",
             llm_timeout=5,
             llm_retries=0,
+            **overrides,
         )
     )
     assistant.__dict__["embedder"] = embedder
     return assistant
+
+
+@pytest.fixture
+def llm_assistant(tmp_path, sample_dir, embedder, server):
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    return make_llm_assistant(data, embedder, server)
 
 
 def test_the_llm_rewrites_a_follow_up_before_retrieval(llm_assistant, server):
@@ -92,7 +97,20 @@ def test_an_empty_rewrite_falls_back_to_the_question(llm_assistant, server):
     assert answer.standalone_question == "And who else?"
 
 
-def test_a_failing_rewrite_is_one_clear_error(llm_assistant, server):
+def test_a_failing_rewrite_is_one_clear_error_when_the_llm_is_required(
+    tmp_path, sample_dir, embedder, server
+):
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    required = make_llm_assistant(data, embedder, server, llm="openai")
     server.script(Reply(status=401))
     with pytest.raises(LLMError, match="API key"):
-        llm_assistant.ask("And when was that announced?", history=[FIRST])
+        required.ask("And when was that announced?", history=[FIRST])
+
+
+def test_with_llm_auto_a_failing_rewrite_falls_back_to_the_rules(llm_assistant, server):
+    server.script(Reply(status=401))
+    answer = llm_assistant.ask("And when was that announced?", history=[FIRST])
+    assert answer.standalone_question == "Who is GEM partnering with? And when was that announced?"
+    assert answer.backend == "extractive" and any("LLM" in note for note in answer.notes)
+    assert any(c.article_id == GEM_URL for c in answer.citations)
