@@ -4,8 +4,10 @@ The index holds each chunk's stemmed token ids and the metadata filters need. Be
 search it compares the store's `signature()` (one cheap round trip) with the one it last
 saw; when another ingest (in this process or any other sharing the store) changed the
 chunks, it fetches only the chunks it does not have, tokenises only those, and drops the
-ones that are gone. Removals are masked out at once; after additions the bm25s score
-matrix is re-derived from the cached token ids (no text is fetched or tokenised again).
+ones that are gone. Removals are masked out at once. Additions go to a small delta
+segment scored at query time with the same BM25 formula (idf over both segments); when
+the delta outgrows a fifth of the main bm25s matrix (or a quarter of it is removed), the
+matrix is re-derived from the cached token ids, never by fetching or tokenising again.
 A snapshot on disk lets a new process start from the tokens instead of the whole store.
 """
 
@@ -100,7 +102,11 @@ class KeywordIndex:
         self._source_ids = np.zeros(0, dtype=np.int32)
         self._sources: dict[str, int] = {}
         self._bm25: Any = None
-        self._built_docs = 0  # how many docs the score matrix covers
+        self._built_docs = 0  # docs[:_built_docs] are in the bm25s matrix, the rest in the delta
+        self._df_main = np.zeros(0, dtype=np.int64)  # document frequency per token id (main)
+        self._avgdl = 1.0
+        self._delta: Any = None  # scipy CSR of term frequencies of the delta docs
+        self._delta_len = np.zeros(0, dtype=np.float32)
         self._loaded = False
 
     def _cache_path(self, cache_dir: Path | str | None) -> Path | None:
@@ -128,8 +134,15 @@ class KeywordIndex:
             for cid in gone:
                 self._alive[self._pos.pop(cid)] = False
             self._add(new)
-            if self._built_docs != len(self._docs) or self._dead_share() > 0.25:
+            delta = len(self._docs) - self._built_docs
+            if (
+                self._bm25 is None
+                or delta > max(2000, self._built_docs // 5)
+                or self._dead_share() > 0.25
+            ):
                 self._rebuild()
+            elif new:
+                self._build_delta()
             self._signature = signature
             self._save_snapshot()
             return bool(gone or new)
@@ -182,6 +195,7 @@ class KeywordIndex:
             self._alive = np.ones(len(self._docs), dtype=bool)
             self._pos = {d.chunk_id: i for i, d in enumerate(self._docs)}
         self._built_docs = len(self._docs)
+        self._build_delta()
         if not self._docs:
             self._bm25 = None
             return
@@ -192,6 +206,52 @@ class KeywordIndex:
             show_progress=False,
         )
         self._bm25 = model
+        self._df_main = np.bincount(
+            np.concatenate([np.unique(d.tokens) for d in self._docs]),
+            minlength=len(self._vocab),
+        )
+        self._avgdl = max(float(np.mean([len(d.tokens) for d in self._docs])), 1.0)
+
+    def _build_delta(self) -> None:
+        """Term frequencies of the docs added since the matrix was built."""
+        from scipy.sparse import csr_matrix
+
+        docs = self._docs[self._built_docs :]
+        if not docs:
+            self._delta, self._delta_len = None, np.zeros(0, dtype=np.float32)
+            return
+        rows = np.concatenate([np.full(len(d.tokens), i) for i, d in enumerate(docs)])
+        cols = np.concatenate([d.tokens for d in docs])
+        self._delta = csr_matrix(
+            (np.ones(len(cols), dtype=np.float32), (rows, cols)),
+            shape=(len(docs), len(self._vocab)),
+        )  # duplicate (row, col) pairs add up to the term frequency
+        self._delta_len = np.array([len(d.tokens) for d in docs], dtype=np.float32)
+
+    @property
+    def delta_size(self) -> int:
+        """How many chunks are served from the delta segment (not yet in the matrix)."""
+        with self._lock:
+            return len(self._docs) - self._built_docs
+
+    def _scores(self, ids: list[int], mask: np.ndarray) -> np.ndarray:
+        """BM25 scores of every doc (main matrix, then delta) for the query's token ids."""
+        built = self._built_docs
+        main_ids = [i for i in ids if i < len(self._df_main)]
+        if self._bm25 is not None and main_ids:
+            main = self._bm25.get_scores_from_ids(main_ids, weight_mask=mask[:built])
+        else:
+            main = np.zeros(built, dtype=np.float32)
+        if self._delta is None:
+            return main
+        tf = self._delta[:, ids].toarray()
+        df_main = np.array([self._df_main[i] if i < len(self._df_main) else 0 for i in ids])
+        df = df_main + (tf > 0).sum(axis=0)
+        n = len(self._docs)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        norm = self.k1 * (1 - self.b + self.b * self._delta_len / self._avgdl)
+        delta = (tf / (tf + norm[:, None]) * idf).sum(axis=1) * mask[built:]
+        return np.concatenate([main, delta.astype(np.float32)])
 
     # -- searching -------------------------------------------------------------------------
 
@@ -199,12 +259,12 @@ class KeywordIndex:
         """The best `k` chunks for `query` by BM25, best first."""
         self.sync()
         with self._lock:
-            if self._bm25 is None or k <= 0:
+            if not self._docs or k <= 0:
                 return []
             ids = sorted({self._vocab[t] for t in tokenize(query) if t in self._vocab})
             if not ids:
                 return []
-            scores = self._bm25.get_scores_from_ids(ids, weight_mask=self._mask(where))
+            scores = self._scores(ids, self._mask(where))
             k = min(k, int(np.count_nonzero(scores)))
             if k == 0:
                 return []

@@ -151,6 +151,9 @@ def test_an_ingest_is_picked_up_and_only_new_chunks_are_fetched(corpus_assistant
     assert [h.article_id for h in keyword.search("Quillmoor museum", k=3)] == ["museum"]
     record = corpus_assistant.store.records()["museum"]
     assert sorted(fetched) == sorted(record.chunk_ids)  # nothing else was fetched again
+    assert keyword.delta_size == len(record.chunk_ids)  # served from the delta, no rebuild
+    # The delta is scored like the main matrix: older matches still rank as before.
+    assert [h.article_id for h in keyword.search("XQ-7731 turbines", k=1)] == ["turbine"]
     fetched.clear()
     assert keyword.search("Quillmoor", k=3) and not fetched  # unchanged store: no fetch
     corpus_assistant.remove(["museum"])
