@@ -105,7 +105,7 @@ class KeywordIndex:
         self._built_docs = 0  # docs[:_built_docs] are in the bm25s matrix, the rest in the delta
         self._df_main = np.zeros(0, dtype=np.int64)  # document frequency per token id (main)
         self._avgdl = 1.0
-        self._delta: Any = None  # scipy CSR of term frequencies of the delta docs
+        self._delta: Any = None  # scipy CSC (docs x tokens) of term frequencies of the delta
         self._delta_len = np.zeros(0, dtype=np.float32)
         self._loaded = False
 
@@ -214,7 +214,7 @@ class KeywordIndex:
 
     def _build_delta(self) -> None:
         """Term frequencies of the docs added since the matrix was built."""
-        from scipy.sparse import csr_matrix
+        from scipy.sparse import csc_matrix
 
         docs = self._docs[self._built_docs :]
         if not docs:
@@ -222,7 +222,7 @@ class KeywordIndex:
             return
         rows = np.concatenate([np.full(len(d.tokens), i) for i, d in enumerate(docs)])
         cols = np.concatenate([d.tokens for d in docs])
-        self._delta = csr_matrix(
+        self._delta = csc_matrix(
             (np.ones(len(cols), dtype=np.float32), (rows, cols)),
             shape=(len(docs), len(self._vocab)),
         )  # duplicate (row, col) pairs add up to the term frequency
