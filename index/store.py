@@ -697,7 +697,7 @@ class ChromaStore:
             strict=True,
         ):
             hits.append(self._hit(chunk_id, text or "", dict(meta or {}), 1.0 - float(distance)))
-        return hits
+        return self._committed(hits)
 
     @_retrying
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Hit]:
@@ -709,7 +709,22 @@ class ChromaStore:
             cid: self._hit(cid, doc or "", dict(meta or {}), 0.0)
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
-        return [by_id[c] for c in chunk_ids if c in by_id]
+        return self._committed([by_id[c] for c in chunk_ids if c in by_id])
+
+    def _committed(self, hits: list[Hit]) -> list[Hit]:
+        """Only chunks their article's row lists: while a write is in flight (or after an
+        interrupted one) a chunk can exist before its row lands or after it was replaced;
+        readers must never see such a half-written article."""
+        if not hits:
+            return hits
+        article_ids = list(dict.fromkeys(h.article_id for h in hits))
+        rows = self._articles.get(ids=article_ids, include=["metadatas"])
+        live = {
+            cid
+            for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True)
+            for cid in _record(aid, dict(meta or {})).chunk_ids
+        }
+        return [h for h in hits if h.chunk_id in live]
 
     def iter_chunks(self, *, batch: int = 5000) -> Iterator[StoredChunk]:
         """Every stored chunk, in pages (for keyword indexes and consistency checks)."""

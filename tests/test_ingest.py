@@ -160,3 +160,22 @@ def test_progress_is_reported_per_file(store, corpus, embedder):
     ingest([corpus], store=store, embedder=embedder, progress=seen.append)
     assert [p.files_done for p in seen] == [1, 2, 3]
     assert all(p.files_total == 3 for p in seen)
+
+
+def test_readers_never_see_chunks_their_article_row_does_not_list(store, corpus, embedder):
+    """Chunks written ahead of their row (or left over from a replaced version) stay
+    invisible to search until the row lists them."""
+    ingest([corpus], store=store, embedder=embedder)
+    alpha = next(r for r in store.records().values() if r.title == "Alpha")
+    vector = embedder.embed_query("Alpha Corp opened a recycling plant in Ohio.")
+    meta = {"article_id": alpha.id, "title": "Alpha", "start": 0, "end": 5}
+    store._chunks.upsert(
+        ids=["pending-version-0000", "no-row-yet-0000"],
+        embeddings=[vector, vector],
+        documents=["Alpha", "Ghost"],
+        metadatas=[meta, {**meta, "article_id": "not-yet-written"}],
+    )
+    found = {h.chunk_id for h in store.search(vector, k=10)}
+    assert alpha.chunk_ids[0] in found
+    assert not found & {"pending-version-0000", "no-row-yet-0000"}
+    assert store.get_chunks(["no-row-yet-0000", alpha.chunk_ids[0]])[0].chunk_id == alpha.chunk_ids[0]
