@@ -142,10 +142,28 @@ def is_refusal(text: str) -> bool:
     return said.startswith(normalise(REFUSAL).strip(" .")) or said in {"not_found", "i don't know"}
 
 
+def key_terms(text: str) -> set[str]:
+    """Names and figures of a claim: capitalised words after the first (short acronyms
+    such as CEO or EU aside, which are often spelled out elsewhere) and numbers. These are
+    the words a wrong answer gets wrong ("GEM is partnering with Tesla")."""
+    words = _KEY_WORD.findall(text)
+    keys = {
+        w
+        for i, w in enumerate(words)
+        if w[0].isdigit() or (i > 0 and w[0].isupper() and not (w.isupper() and len(w) <= 3))
+    }
+    return {t for w in keys for t in content_tokens(w)}
+
+
+_KEY_WORD = re.compile(r"[0-9][0-9.,%]*|[^\W\d_][\w'’-]*")
+
+
 class SupportScorer:
     """How well a sentence supports a claim: 0.5 x cosine similarity of their embeddings +
-    0.5 x the share of the claim's content words found in the sentence. A claim that is a
-    verbatim source sentence scores 1."""
+    0.5 x the share of the claim's content words found in the sentence, scaled down by the
+    share of the claim's names and figures the sentence lacks. A claim with a name or
+    figure that no source mentions scores 0 (a claim naming the wrong company is not
+    supported by a sentence about the right one). A verbatim source sentence scores 1."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
@@ -167,11 +185,17 @@ class SupportScorer:
         vectors = self.embedder.encode([*claims, *sentences])
         cosine = vectors[: len(claims)] @ vectors[len(claims) :].T
         sentence_tokens = [set(content_tokens(s)) for s in sentences]
+        anywhere = set().union(*sentence_tokens)
         for i, claim in enumerate(claims):
             tokens = set(content_tokens(claim))
+            keys = key_terms(claim)
+            if keys - anywhere:
+                continue  # names or figures no source mentions: nothing supports it
             for j, have in enumerate(sentence_tokens):
                 overlap = len(tokens & have) / len(tokens) if tokens else 0.0
-                matrix[i, j] = 0.5 * float(cosine[i, j]) + 0.5 * overlap
+                named = len(keys & have) / len(keys) if keys else 1.0
+                score = 0.5 * float(cosine[i, j]) + 0.5 * overlap
+                matrix[i, j] = score * (0.5 + 0.5 * named)
         return np.where(exact, 1.0, matrix)
 
 

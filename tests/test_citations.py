@@ -162,3 +162,22 @@ def test_any_draft_yields_consistent_citations(hits, scorer, parts):
     checked = check_citations(text, hits, scorer)
     if not checked.refused:
         assert_consistent(checked)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "GEM is partnering with Tesla [1].",  # a name no source mentions
+        "Northvolt filed for Chapter 11 protection in Texas in 2031 [1].",  # a wrong figure
+    ],
+)
+def test_a_claim_with_a_wrong_name_or_figure_is_unsupported(hits, scorer, claim):
+    checked = check_citations(claim, hits, scorer)
+    assert checked.unsupported == [claim.replace(" [1]", "")]
+    assert not checked.citations
+
+
+def test_a_paraphrase_with_the_right_names_is_still_supported(hits, scorer):
+    checked = check_citations("In Texas, Northvolt sought Chapter 11 protection [2].", hits, scorer)
+    assert checked.citations and checked.citations[0].article_id == "b"
+    assert not checked.unsupported

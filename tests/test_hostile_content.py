@@ -80,3 +80,11 @@ def test_the_cli_prints_no_terminal_escape_sequences_from_articles(tmp_path, sam
         out = subprocess.run([*command, *args], env=env, capture_output=True, text=True).stdout
         assert "\x1b" not in out and "\x07" not in out
         assert "Quokka" in out or "Evil" in out
+
+
+def test_a_model_that_obeys_an_injection_gets_its_claim_flagged(hostile):
+    with OpenAIServer([Reply("GEM is partnering with Tesla [1].")]) as server:
+        assistant = hostile(openai_base_url=server.base_url, llm="openai", top_k=8)
+        answer = assistant.ask("Who is GEM partnering with?")
+    assert answer.unsupported == ["GEM is partnering with Tesla."]
+    assert not answer.citations
