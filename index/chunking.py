@@ -88,12 +88,13 @@ def chunk_spans(
     text: str, *, max_words: int = DEFAULT_MAX_WORDS, overlap_words: int | None = None
 ) -> list[tuple[int, int]]:
     """Spans of chunks of whole sentences of at most `max_words` words (a longer sentence
-    stands alone), each after the first repeating the last one or two sentences of the one
-    before when they fit in `overlap_words` (a quarter of the budget by default)."""
+    stands alone), each after the first repeating the last sentence of the one before, and
+    the one before that too when both fit in `overlap_words` (a sixth of the budget by
+    default, so overlap costs the encoder little)."""
     sentences = split_sentences(text)
     if not sentences:
         return []
-    overlap_budget = max_words // 4 if overlap_words is None else overlap_words
+    overlap_budget = max_words // 6 if overlap_words is None else overlap_words
     sizes = [_words(text, s) for s in sentences]
     chunks: list[tuple[int, int]] = []
     first = 0  # index of the first sentence of the current chunk
@@ -106,16 +107,13 @@ def chunk_spans(
         chunks.append((sentences[first][0], sentences[last][1]))
         if last == len(sentences) - 1:
             break
-        # Carry up to two trailing sentences into the next chunk, but always move forward.
+        # The next chunk repeats the last sentence, and the one before it too when both
+        # fit in the overlap budget; it always moves forward.
         carry = 0
-        carried_words = 0
-        while (
-            carry < 2
-            and last - carry > first
-            and carried_words + sizes[last - carry] <= overlap_budget
-        ):
-            carried_words += sizes[last - carry]
-            carry += 1
+        if last > first:
+            carry = 1
+            if last - 1 > first and sizes[last] + sizes[last - 1] <= overlap_budget:
+                carry = 2
         first = last + 1 - carry
     return chunks
 
