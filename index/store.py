@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -315,6 +316,10 @@ class ChromaStore:
         settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
         self.path: Path | None = None
         self._lease: _Lease | None = None
+        # Which chunk ids each article's row lists, valid for one store generation.
+        self._live: dict[str, frozenset[str]] = {}
+        self._live_generation = ""
+        self._live_lock = threading.Lock()
         # A server may restart or drop a connection: retry (0.5+1+2+4 s) before giving up.
         self.retries = 4 if host else 0
         try:
@@ -398,10 +403,12 @@ class ChromaStore:
     @_retrying
     def signature(self) -> str:
         """A cheap token that changes whenever chunks are written or deleted, by this process
-        or any other sharing the store (caches such as the keyword index compare it)."""
+        or any other sharing the store (caches such as the keyword index compare it): the
+        generation every write, removal, reset and repair stamps on the articles collection.
+        (Counting chunks would cost a scan per question on a large index.)"""
         try:
             meta = self._client.get_collection(f"{self.collection_name}-articles").metadata or {}
-            return f"{meta.get(_GENERATION_KEY, '')}:{self._chunks.count()}"
+            return str(meta.get(_GENERATION_KEY, ""))
         except Exception as e:
             raise StoreError(f"cannot read the state of {self.location} ({e})") from e
 
@@ -717,14 +724,29 @@ class ChromaStore:
         readers must never see such a half-written article."""
         if not hits:
             return hits
-        article_ids = list(dict.fromkeys(h.article_id for h in hits))
-        rows = self._articles.get(ids=article_ids, include=["metadatas"])
-        live = {
-            cid
-            for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True)
-            for cid in _record(aid, dict(meta or {})).chunk_ids
-        }
-        return [h for h in hits if h.chunk_id in live]
+        generation = self.signature()
+        with self._live_lock:
+            if generation != self._live_generation:
+                self._live.clear()
+                self._live_generation = generation
+            wanted = [a for a in dict.fromkeys(h.article_id for h in hits) if a not in self._live]
+        if wanted:
+            rows = self._articles.get(ids=wanted, include=["metadatas"])
+            found = {
+                aid: frozenset(_record(aid, dict(meta or {})).chunk_ids)
+                for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True)
+            }
+            with self._live_lock:
+                if generation == self._live_generation:
+                    self._live.update(found)
+                    self._live.update({a: frozenset() for a in wanted if a not in found})
+            live = {a: found.get(a, frozenset()) for a in wanted}
+        else:
+            live = {}
+        with self._live_lock:
+            cached = {h.article_id: self._live.get(h.article_id, frozenset()) for h in hits}
+        cached.update(live)
+        return [h for h in hits if h.chunk_id in cached[h.article_id]]
 
     def iter_chunks(self, *, batch: int = 5000) -> Iterator[StoredChunk]:
         """Every stored chunk, in pages (for keyword indexes and consistency checks)."""
