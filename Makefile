@@ -31,7 +31,11 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The stock recipe the benchmarks compare against; langchain-huggingface goes in without its
+# pins, which would downgrade huggingface-hub under sentence-transformers.
 bench: install
+	$(VENV)/bin/pip install -q ".[bench]"
+	$(VENV)/bin/pip install -q --no-deps langchain-huggingface
 	$(PY) bench/ingest.py
 	$(PY) bench/query.py
 	$(PY) bench/quality.py
