@@ -91,7 +91,9 @@ def test_sigkill_anywhere_then_the_next_run_finishes_and_the_index_is_consistent
         check = run(["check", "--json"], data)
         state = json.loads(check.stdout)
         assert check.returncode == (0 if state["ok"] else 1)
-    assert kills == 5, f"only {kills} of 5 runs were still writing when killed: make the corpus bigger"
+    assert kills == 5, (
+        f"only {kills} of 5 runs were still writing when killed: make the corpus bigger"
+    )
 
     final = run(["ingest", str(news), "--json"], data)
     assert final.returncode == 0, final.stderr

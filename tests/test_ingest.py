@@ -178,4 +178,6 @@ def test_readers_never_see_chunks_their_article_row_does_not_list(store, corpus,
     found = {h.chunk_id for h in store.search(vector, k=10)}
     assert alpha.chunk_ids[0] in found
     assert not found & {"pending-version-0000", "no-row-yet-0000"}
-    assert store.get_chunks(["no-row-yet-0000", alpha.chunk_ids[0]])[0].chunk_id == alpha.chunk_ids[0]
+    assert (
+        store.get_chunks(["no-row-yet-0000", alpha.chunk_ids[0]])[0].chunk_id == alpha.chunk_ids[0]
+    )
