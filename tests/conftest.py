@@ -60,6 +60,24 @@ def make_assistant(tmp_path, embedder):
     return make
 
 
+def scripted_llm_assistant(data: Path, embedder, base_url: str, **overrides):
+    """A NewsAssistant on `data` answering through the scripted OpenAI-compatible server at
+    `base_url` (no retries, short timeout); keyword arguments become settings."""
+    from assistant import NewsAssistant, load_settings
+
+    settings = dict(
+        data_dir=data,
+        openai_base_url=base_url,
+        openai_api_key="sk-test",
+        llm_model="scripted-model",
+        llm_timeout=5,
+        llm_retries=0,
+    )
+    assistant = NewsAssistant(load_settings(**{**settings, **overrides}))
+    assistant.__dict__["embedder"] = embedder  # share the loaded model
+    return assistant
+
+
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """A data dir with the sample corpus indexed once, copied for each test that uses it."""

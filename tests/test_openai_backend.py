@@ -7,9 +7,10 @@ import shutil
 import time
 
 import pytest
+from conftest import scripted_llm_assistant
 from openai_server import OpenAIServer, Reply
 
-from assistant import LLMError, NewsAssistant, load_settings
+from assistant import LLMError
 
 GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
 
@@ -26,19 +27,8 @@ def llm_assistant(tmp_path, sample_dir, embedder, server):
         data = tmp_path / "data"
         if not data.exists():
             shutil.copytree(sample_dir, data)
-        settings = dict(
-            data_dir=data,
-            openai_base_url=server.base_url,
-            openai_api_key="sk-test",
-            llm="openai",
-            llm_model="scripted-model",
-            llm_timeout=5,
-            llm_retries=0,
-        )
-        settings.update(overrides)
-        assistant = NewsAssistant(load_settings(**settings))
-        assistant.__dict__["embedder"] = embedder
-        return assistant
+        overrides.setdefault("llm", "openai")
+        return scripted_llm_assistant(data, embedder, server.base_url, **overrides)
 
     return make
 

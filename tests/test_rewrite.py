@@ -6,9 +6,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import scripted_llm_assistant
 from openai_server import OpenAIServer, Reply
 
-from assistant import LLMError, NewsAssistant, Turn, load_settings
+from assistant import LLMError, Turn
 from assistant.rewrite import is_follow_up, standalone_question
 
 GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
@@ -46,19 +47,7 @@ def server():
 
 
 def make_llm_assistant(data, embedder, server, **overrides):
-    assistant = NewsAssistant(
-        load_settings(
-            data_dir=data,
-            openai_base_url=server.base_url,
-            openai_api_key="sk-test",
-            llm_model="scripted-model",
-            llm_timeout=5,
-            llm_retries=0,
-            **overrides,
-        )
-    )
-    assistant.__dict__["embedder"] = embedder
-    return assistant
+    return scripted_llm_assistant(data, embedder, server.base_url, **overrides)
 
 
 @pytest.fixture

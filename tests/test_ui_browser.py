@@ -15,10 +15,8 @@ from contextlib import ExitStack
 
 import pytest
 from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, serving
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, scripted_llm_assistant
 from openai_server import OpenAIServer, Reply
-
-from assistant import NewsAssistant, load_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -381,16 +379,7 @@ def serve_llm(tmp_path, sample_dir, embedder, llm_server):
         def serve(**overrides) -> str:
             data = tmp_path / "llm-data"
             shutil.copytree(sample_dir, data)
-            settings = dict(
-                data_dir=data,
-                openai_base_url=llm_server.base_url,
-                openai_api_key="sk-test",
-                llm_model="scripted-model",
-                llm_timeout=5,
-                llm_retries=0,
-            )
-            assistant = NewsAssistant(load_settings(**{**settings, **overrides}))
-            assistant.__dict__["embedder"] = embedder
+            assistant = scripted_llm_assistant(data, embedder, llm_server.base_url, **overrides)
             return stack.enter_context(serving(assistant))
 
         yield serve
