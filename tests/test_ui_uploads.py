@@ -30,9 +30,7 @@ def copies_on_disk(root) -> list:
     return sorted(
         p
         for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix in (".txt", ".md")
-        and MARK.encode() in p.read_bytes()[:200]
+        if p.is_file() and p.suffix in (".txt", ".md") and MARK.encode() in p.read_bytes()[:200]
     )
 
 
