@@ -725,28 +725,23 @@ class ChromaStore:
         if not hits:
             return hits
         generation = self.signature()
+        article_ids = list(dict.fromkeys(h.article_id for h in hits))
         with self._live_lock:
             if generation != self._live_generation:
                 self._live.clear()
                 self._live_generation = generation
-            wanted = [a for a in dict.fromkeys(h.article_id for h in hits) if a not in self._live]
+            known = {a: self._live[a] for a in article_ids if a in self._live}
+        wanted = [a for a in article_ids if a not in known]
         if wanted:
             rows = self._articles.get(ids=wanted, include=["metadatas"])
-            found = {
-                aid: frozenset(_record(aid, dict(meta or {})).chunk_ids)
-                for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True)
-            }
+            found = dict.fromkeys(wanted, frozenset[str]())  # no row: nothing of it is live
+            for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True):
+                found[aid] = frozenset(_record(aid, dict(meta or {})).chunk_ids)
             with self._live_lock:
                 if generation == self._live_generation:
                     self._live.update(found)
-                    self._live.update({a: frozenset() for a in wanted if a not in found})
-            live = {a: found.get(a, frozenset()) for a in wanted}
-        else:
-            live = {}
-        with self._live_lock:
-            cached = {h.article_id: self._live.get(h.article_id, frozenset()) for h in hits}
-        cached.update(live)
-        return [h for h in hits if h.chunk_id in cached[h.article_id]]
+            known.update(found)
+        return [h for h in hits if h.chunk_id in known[h.article_id]]
 
     def iter_chunks(self, *, batch: int = 5000) -> Iterator[StoredChunk]:
         """Every stored chunk, in pages (for keyword indexes and consistency checks)."""
