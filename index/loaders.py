@@ -178,7 +178,10 @@ def parse_date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value).date()
+        try:
+            return datetime.fromtimestamp(value).date()  # a Unix timestamp
+        except (OverflowError, OSError, ValueError) as e:
+            raise ValueError(f"cannot read {value!r} as a date (timestamp out of range)") from e
     if not isinstance(value, str):
         raise ValueError(f"cannot read {value!r} as a date")
     text = value.strip()

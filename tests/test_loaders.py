@@ -114,11 +114,15 @@ def test_jsonl_bad_lines_are_reported_and_good_ones_kept(tmp_path):
         json.dumps({"title": "No body"}),
         json.dumps({"id": "x4", "title": "Bad date", "body": "Text.", "published_at": "someday"}),
         json.dumps({"id": "x5", "title": "Also good", "body": "More text."}),
+        json.dumps({"id": "x6", "title": "Huge timestamp", "body": "T.", "date": 9.2e18}),
+        json.dumps({"id": "x7", "title": "Timestamp", "body": "T.", "date": 1762257600}),
     ]
     loaded = load_file(write(tmp_path / "a.jsonl", "\n".join(lines)))
-    assert [a.id for a in loaded.articles] == ["x1", "x5"]
+    assert [a.id for a in loaded.articles] == ["x1", "x5", "x7"]
+    assert loaded.articles[2].published_at == date(2025, 11, 4)  # noon UTC, any zone
     errors = {e.path.rsplit(":", 1)[1]: e.reason for e in loaded.errors}
-    assert set(errors) == {"2", "3", "4"}
+    assert set(errors) == {"2", "3", "4", "6"}
+    assert "field 'date'" in errors["6"] and "timestamp out of range" in errors["6"]
     assert "malformed JSON" in errors["2"]
     assert "'body'" in errors["3"]
     assert "published_at" in errors["4"] and "YYYY-MM-DD" in errors["4"]
