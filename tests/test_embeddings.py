@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from index import Embedder
+from index.embeddings import _encode_by_length
 from index.errors import ConfigError
 
 TEXTS = [
@@ -40,6 +41,45 @@ def test_bf16_batches_use_a_half_precision_copy_and_queries_stay_fp32():
     assert next(embedder.model.parameters()).dtype == torch.float32
     query = embedder.encode([TEXTS[0]])
     assert np.allclose(query, Embedder(precision="fp32").encode([TEXTS[0]]), atol=1e-6)
+
+
+def _varied_texts() -> list[str]:
+    """Texts from a few words to past the model's 256 word pieces, in no length order."""
+    lengths = [3, 180, 40, 400, 12, 90, 260, 7, 150, 60, 33, 220]
+    return [
+        " ".join(f"word{(i * 31 + j) % 97} battery recycling" for j in range(n // 3 + 1))
+        for i, n in enumerate(lengths)
+    ]
+
+
+def test_length_sorted_batches_keep_the_input_order_and_match_sentence_transformers():
+    texts = _varied_texts()
+    model = Embedder(precision="fp32").model
+    expected = model.encode(texts, convert_to_tensor=True, normalize_embeddings=True)
+    # Budgets from one text per batch to everything in one batch, so batches of every size
+    # and their reassembly into input order are exercised.
+    for max_tokens in (1, 300, 1000, 100_000):
+        got = _encode_by_length(model, texts, max_texts=5, max_tokens=max_tokens)
+        got = torch.nn.functional.normalize(got, dim=1)
+        cosines = (got * expected).sum(dim=1)
+        assert cosines.min() > 0.99999, (max_tokens, cosines)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_padding_is_trimmed_on_the_side_the_tokenizer_pads(side):
+    """One text per batch: every batch is trimmed to exactly its text's word pieces, so
+    trimming the wrong side would cut real word pieces off the shorter texts."""
+    import copy
+
+    texts = _varied_texts()
+    model = copy.deepcopy(Embedder(precision="fp32").model)
+    model.tokenizer.padding_side = side
+    alone = torch.stack(
+        [model.encode([t], convert_to_tensor=True, normalize_embeddings=True)[0] for t in texts]
+    )
+    got = _encode_by_length(model, texts, max_texts=1, max_tokens=1)
+    cosines = (torch.nn.functional.normalize(got, dim=1) * alone).sum(dim=1)
+    assert cosines.min() > 0.99999, cosines
 
 
 def test_unknown_precision_is_refused_with_the_choices():
