@@ -192,7 +192,7 @@ def main() -> None:
     )
     parser.add_argument("--model", default=DEFAULT_EMBEDDING_MODEL, help="model name or folder")
     parser.add_argument(
-        "--batch-size", type=int, default=128, help="most texts per encoder batch (ours)"
+        "--batch-size", type=int, default=512, help="most texts per encoder batch (ours)"
     )
     args = parser.parse_args()
 

@@ -141,14 +141,17 @@ def _encode_by_length(model: Any, texts: list[str], *, max_texts: int, max_token
 
 
 class Embedder(Embeddings):
-    """Normalised sentence embeddings; the model loads on first use and is shared per process."""
+    """Normalised sentence embeddings; the model loads on first use and is shared per process.
+
+    A batch holds as many texts as fit in `batch_tokens` word pieces (by default 4,096 on a
+    CPU, 65,536 on a GPU), and at most `batch_size` texts."""
 
     def __init__(
         self,
         model: str = DEFAULT_EMBEDDING_MODEL,
         *,
         device: str = "auto",
-        batch_size: int = 128,
+        batch_size: int = 512,
         batch_tokens: int | None = None,
         precision: str = "auto",
     ) -> None:
