@@ -99,20 +99,40 @@ def _default_batch_tokens(device: str) -> int:
     return 65_536 if device.startswith("cuda") else 4_096
 
 
+# Texts tokenized and sorted together; bounds the padded token matrix (8,192 x 256 ids).
+_WINDOW = 8_192
+
+
 def _encode_by_length(model: Any, texts: list[str], *, max_texts: int, max_tokens: int) -> Any:
     """Sentence embeddings (fp32, on the CPU) for `texts`, in their order.
 
     The texts are tokenized once and sorted by their exact length in word pieces, so a
     batch pads almost nothing (sorting by characters, as SentenceTransformer.encode does,
     left 15% of each batch as padding on news chunks); each batch holds as many texts as
-    fit in `max_tokens` word pieces, at most `max_texts`."""
+    fit in `max_tokens` word pieces, at most `max_texts`. A model whose inputs carry no
+    attention mask goes through SentenceTransformer.encode."""
+    import torch
+
+    parts = [
+        _encode_window(model, texts[i : i + _WINDOW], max_texts=max_texts, max_tokens=max_tokens)
+        for i in range(0, len(texts), _WINDOW)
+    ]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _encode_window(model: Any, texts: list[str], *, max_texts: int, max_tokens: int) -> Any:
     import torch
     from sentence_transformers.util import batch_to_device
 
     preprocess = getattr(model, "preprocess", None) or model.tokenize
     with torch.inference_mode():
         features = preprocess(texts)
-        mask = features["attention_mask"]
+        mask = features.get("attention_mask")
+        if not torch.is_tensor(mask) or mask.dim() != 2:
+            plain = model.encode(
+                texts, batch_size=max_texts, convert_to_tensor=True, show_progress_bar=False
+            )
+            return plain.float().cpu()
         width = mask.shape[1]
         lengths = mask.sum(dim=1)
         order = torch.argsort(lengths, descending=True, stable=True)

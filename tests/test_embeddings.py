@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from index import Embedder
+from index import Embedder, embeddings
 from index.embeddings import _encode_by_length
 from index.errors import ConfigError
 
@@ -63,6 +63,38 @@ def test_length_sorted_batches_keep_the_input_order_and_match_sentence_transform
         got = torch.nn.functional.normalize(got, dim=1)
         cosines = (got * expected).sum(dim=1)
         assert cosines.min() > 0.99999, (max_tokens, cosines)
+
+
+def test_texts_beyond_one_window_come_back_in_order(monkeypatch):
+    """Long inputs are tokenized and sorted a window at a time; the windows join in order."""
+    texts = _varied_texts()
+    model = Embedder(precision="fp32").model
+    whole = _encode_by_length(model, texts, max_texts=4, max_tokens=2000)
+    monkeypatch.setattr(embeddings, "_WINDOW", 5)
+    windowed = _encode_by_length(model, texts, max_texts=4, max_tokens=2000)
+    assert windowed.shape == whole.shape
+    assert torch.allclose(windowed, whole, atol=1e-5)
+
+
+def test_a_model_without_an_attention_mask_goes_through_plain_encode():
+    """A static-embedding model's inputs are flat ids and offsets, with nothing to sort by."""
+    import tokenizers
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:  # sentence-transformers before 6
+        from sentence_transformers.models import StaticEmbedding
+
+    tokenizer = Embedder(precision="fp32").model.tokenizer
+    static = StaticEmbedding(
+        tokenizers.Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()), embedding_dim=16
+    )
+    model = SentenceTransformer(modules=[static], device="cpu")
+    texts = _varied_texts()
+    got = _encode_by_length(model, texts, max_texts=4, max_tokens=300)
+    assert torch.allclose(got, model.encode(texts, convert_to_tensor=True), atol=1e-6)
+    assert got.shape == (len(texts), 16)
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
