@@ -28,8 +28,9 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@lru_cache(maxsize=1)
 def _cpu_has_bf16() -> bool:
-    """True on CPUs with native bfloat16 matrix units (AMX or AVX512-BF16)."""
+    """True on CPUs with native bfloat16 matrix units (AMX or AVX512-BF16); read once."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             flags = f.read()
@@ -197,8 +198,10 @@ class Embedder(Embeddings):
         """The SentenceTransformer that encodes `count` texts: the half-precision copy for
         batches when the precision asks for one; a lone query is as fast in plain fp32."""
         model = self.model
+        if count < 16:
+            return model
         precision = resolve_precision(self.precision, str(model.device))
-        if precision == "fp32" or count < 16:
+        if precision == "fp32":
             return model
         with self._lock:
             return _load_half_model(self.model_name, self.device, precision)
