@@ -16,6 +16,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from index import Hit, LLMError, SearchFilter
 
 from .backends import Backend, GenerationRequest
+from .backends.extractive import ExtractiveBackend
 from .citations import SupportScorer, check_citations
 from .dates import DateIntent
 from .models import REFUSAL, Answer, AnswerChunk, Turn
@@ -44,10 +45,16 @@ def build_chain(
     searcher: Searcher,
     backend: Backend,
     scorer: SupportScorer,
+    quoter: ExtractiveBackend,
     fallback: Backend | None = None,
 ) -> Runnable[ChainInput, AnswerChunk]:
-    """Retrieval, generation and citation checking as one runnable. When `backend` fails
-    (an LLM that is down, rate limited or broken) and a `fallback` is given, the fallback
+    """Retrieval, generation and citation checking as one runnable.
+
+    The same rules decide what is answerable whoever writes: a question about a time the
+    index holds nothing near, or one no retrieved sentence answers (`quoter.answerable`),
+    is refused before a model is asked. An answer whose main claim no source supports is
+    replaced by the closest quotes (`quoter`), marked as such. When `backend` fails (an
+    LLM that is down, rate limited or broken) and a `fallback` is given, the fallback
     answers instead and the answer carries a note saying so."""
 
     # An LLM backend rewrites follow-ups itself; otherwise the rule-based rewrite does.
@@ -81,14 +88,16 @@ def build_chain(
         started = time.perf_counter()
         parts: list[str] = []
         used = backend
+        request = GenerationRequest(
+            question=state["question"],
+            hits=hits,
+            history=state["history"],
+            today=state["today"],
+            query=state["query"] if state["query"] != state["question"] else "",
+        )
+        if hits and backend is not quoter and not quoter.answerable(request):
+            hits = []  # no retrieved sentence answers it: refused before the model is asked
         if hits:
-            request = GenerationRequest(
-                question=state["question"],
-                hits=hits,
-                history=state["history"],
-                today=state["today"],
-                query=state["query"] if state["query"] != state["question"] else "",
-            )
             try:
                 for piece in backend.generate(request):
                     parts.append(piece)
@@ -107,7 +116,21 @@ def build_chain(
             yield AnswerChunk(text=REFUSAL)
         timings["generate"] = _ms(started)
         started = time.perf_counter()
-        checked = check_citations("".join(parts), hits, scorer)
+        asked = request.query or request.question
+        checked = check_citations("".join(parts), hits, scorer, question=asked)
+        notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
+        quoted_instead = False
+        if not checked.refused and not checked.main_supported and used is not quoter:
+            # The writer's answer has no support: show what the articles do say instead.
+            notes.append(
+                "No indexed article supports the LLM's answer, so this answer quotes the "
+                "closest passages instead"
+            )
+            said = checked.unsupported or [checked.text]
+            checked = check_citations("".join(quoter.generate(request)), hits, scorer)
+            checked.unsupported = said
+            used, quoted_instead = quoter, not checked.refused
+            yield AnswerChunk(text=checked.text, restart=True)
         timings["cite"] = _ms(started)
         yield AnswerChunk(
             answer=Answer(
@@ -120,6 +143,7 @@ def build_chain(
                 timings_ms=timings,
                 standalone_question=state["query"],
                 notes=notes,
+                quoted_instead=quoted_instead,
                 retrieved_article_ids=found.article_ids,
             )
         )

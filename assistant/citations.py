@@ -19,7 +19,8 @@ import numpy as np
 from index import Embedder, Hit, split_sentences
 
 from .models import REFUSAL, Citation
-from .text import content_tokens, normalise
+from .text import normalise
+from .wordforms import WordSet, claim_words, key_words
 
 __all__ = [
     "SUPPORT_THRESHOLD",
@@ -28,8 +29,12 @@ __all__ = [
     "SupportScorer",
     "attribution",
     "check_citations",
+    "context_of",
+    "is_filler",
     "is_instruction",
     "is_refusal",
+    "normalise_markers",
+    "says_not_covered",
     "source_sentences",
     "split_claims",
     "without_attribution",
@@ -144,32 +149,52 @@ def is_refusal(text: str) -> bool:
 
 def key_terms(text: str) -> set[str]:
     """Names and figures of a claim: capitalised words after the first (short acronyms
-    such as CEO or EU aside, which are often spelled out elsewhere) and numbers. These are
-    the words a wrong answer gets wrong ("GEM is partnering with Tesla")."""
-    words = _KEY_WORD.findall(text)
-    keys = {
-        w
-        for i, w in enumerate(words)
-        if w[0].isdigit() or (i > 0 and w[0].isupper() and not (w.isupper() and len(w) <= 3))
-    }
-    return {t for w in keys for t in content_tokens(w)}
+    such as CEO or EU aside) and numbers, in canonical form. These are the words a wrong
+    answer gets wrong ("GEM is partnering with Tesla")."""
+    return key_words(text)
 
 
-_KEY_WORD = re.compile(r"[0-9][0-9.,%]*|[^\W\d_][\w'’-]*")
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def context_of(hit: Hit) -> str:
+    """Words a claim may take from a sentence's article rather than the sentence: its
+    headline, outlet and publication date ("On 16 June 2022, CNN reported ...")."""
+    when = ""
+    try:
+        day = date.fromisoformat(hit.published_at)
+        when = f"{day.day} {_MONTHS[day.month - 1]} {day.year} {day:%A}"
+    except ValueError:
+        pass
+    return f"{hit.title} {hit.source} {when}"
 
 
 class SupportScorer:
     """How well a sentence supports a claim: 0.5 x cosine similarity of their embeddings +
-    0.5 x the share of the claim's content words found in the sentence, scaled down by the
-    share of the claim's names and figures the sentence lacks. A claim with a name or
-    figure that no source mentions scores 0 (a claim naming the wrong company is not
-    supported by a sentence about the right one). A verbatim source sentence scores 1."""
+    0.5 x the share of the claim's content words the sentence holds, scaled down by the
+    share of the claim's names and figures it lacks. Words count in any form a faithful
+    paraphrase uses (Swedish for Sweden, crackdown for cracked down, $1.5bn for 1.5
+    billion; see `wordforms`). A claim with a name or figure that no source mentions
+    scores 0 (a claim naming the wrong company is not supported by a sentence about the
+    right one). A verbatim source sentence scores 1."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
-    def scores(self, claims: Sequence[str], sentences: Sequence[str]) -> np.ndarray:
-        """A claims x sentences matrix of support scores."""
+    def scores(
+        self,
+        claims: Sequence[str],
+        sentences: Sequence[str],
+        *,
+        contexts: Sequence[str] | None = None,
+        extras: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """A claims x sentences matrix of support scores. `contexts` (one per claim) is
+        what is embedded for the claim instead of its text (a short answer with its
+        question); `extras` (one per sentence) are words of the sentence's article that a
+        claim's names and dates may come from (see `context_of`)."""
         matrix = np.zeros((len(claims), len(sentences)), dtype=np.float32)
         if not claims or not sentences:
             return matrix
@@ -182,18 +207,20 @@ class SupportScorer:
                 exact[i, j] = c == s
         if exact.any(axis=1).all():
             return exact.astype(np.float32)
-        vectors = self.embedder.encode([*claims, *sentences])
+        embedded = list(contexts) if contexts is not None else claims
+        vectors = self.embedder.encode([*embedded, *sentences])
         cosine = vectors[: len(claims)] @ vectors[len(claims) :].T
-        sentence_tokens = [set(content_tokens(s)) for s in sentences]
-        anywhere = set().union(*sentence_tokens)
+        extras = list(extras) if extras is not None else [""] * len(sentences)
+        words = [WordSet(s) for s in sentences]
+        named_in = [WordSet(s, extra=x) for s, x in zip(sentences, extras, strict=True)]
         for i, claim in enumerate(claims):
-            tokens = set(content_tokens(claim))
+            tokens = set(claim_words(claim))
             keys = key_terms(claim)
-            if keys - anywhere:
+            if any(not any(ws.has(k) for ws in named_in) for k in keys):
                 continue  # names or figures no source mentions: nothing supports it
-            for j, have in enumerate(sentence_tokens):
-                overlap = len(tokens & have) / len(tokens) if tokens else 0.0
-                named = len(keys & have) / len(keys) if keys else 1.0
+            for j, have in enumerate(words):
+                overlap = have.share(tokens) if tokens else 0.0
+                named = named_in[j].share(keys)
                 score = 0.5 * float(cosine[i, j]) + 0.5 * overlap
                 matrix[i, j] = score * (0.5 + 0.5 * named)
         return np.where(exact, 1.0, matrix)
@@ -201,12 +228,21 @@ class SupportScorer:
 
 @dataclass(slots=True)
 class Checked:
-    """A checked answer: renumbered text, its citations, the claims nothing supports."""
+    """A checked answer: renumbered text, its citations, the claims nothing supports.
+
+    `main_supported` is False when the answer's first claim (its answer to the question)
+    has no support: such an answer must not be presented as one. `dropped` holds sentences
+    about the sources themselves ("This was reported by CNN and USA Today."), removed from
+    the text; `limits` the writer's own statements that the sources leave part of the
+    question open, moved out of the text into notes."""
 
     text: str
     refused: bool
     citations: list[Citation] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    main_supported: bool = True
+    dropped: list[str] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
 
 
 def _with_markers(text: str, numbers: list[int]) -> str:
@@ -218,36 +254,209 @@ def _with_markers(text: str, numbers: list[int]) -> str:
     return f"{text} {marks}"
 
 
+# -- what small models write instead of [n] ------------------------------------------------
+
+_NUMS = r"\d{1,3}(?:\s*(?:[,;&/]|and|-|–)\s*\d{1,3})*"
+_ODD_MARKERS = [
+    # [Source 1], [source: 2], [Sources 1, 2], [S1], [Doc 3], [Article 1]
+    re.compile(
+        rf"\[\s*(?:sources?|s|docs?|documents?|articles?|refs?|ref\.)\s*[:#=]?\s*({_NUMS})\s*\]",
+        re.I,
+    ),
+    # (Source 1), (source: 1, 2), (Sources 1 and 2)
+    re.compile(rf"\(\s*(?:sources?|articles?|docs?)\s*[:#=]?\s*({_NUMS})\s*\)", re.I),
+    # [^1], 【1】, [1†source], [1:0]
+    re.compile(rf"\[\^\s*({_NUMS})\s*\]|【\s*({_NUMS})[^】]*】|\[\s*(\d{{1,3}})\s*[†:][^\]]*\]"),
+    # [1-3] and [1, 2] and [1 and 2]
+    re.compile(rf"\[\s*({_NUMS})\s*\]"),
+    # (1) or (1, 2) right before the end of a sentence
+    re.compile(rf"\(\s*({_NUMS})\s*\)(?=\s*[.!?]|\s*$)"),
+]
+# "Source 1: GEM ..." or "According to source [2], GEM ..." at the start of a sentence.
+_SOURCE_LEAD = re.compile(
+    r"(?:(?<=^)|(?<=[.!?\n]\s)|(?<=\n))\s*(?:(?:in|from)\s+)?(?:the\s+)?"
+    rf"(?:sources?|articles?|documents?)\s*\[?\s*({_NUMS})\s*\]?\s*[:,-]\s*",
+    re.I,
+)
+
+
+def _numbers(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*(?:[,;&/]|and)\s*", spec):
+        if m := re.fullmatch(r"(\d{1,3})\s*[-–]\s*(\d{1,3})", part.strip()):
+            a, b = int(m.group(1)), int(m.group(2))
+            out += list(range(a, b + 1)) if 0 < b - a < 10 else [a, b]
+        elif part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+def normalise_markers(draft: str) -> str:
+    """Every citation form a model may write ([Source 1], (source 2), [^3], 【4】, [1-3],
+    "Source 1: ...") rewritten as [n] markers; a "Sources:" list at the end removed."""
+    draft = _SOURCES_LIST.sub("", draft)
+
+    def plain(match: re.Match[str]) -> str:
+        spec = next(g for g in match.groups() if g)
+        return "".join(f"[{n}]" for n in _numbers(spec))
+
+    for pattern in _ODD_MARKERS:
+        draft = pattern.sub(plain, draft)
+    return _SOURCE_LEAD.sub(lambda m: "".join(f"[{n}]" for n in _numbers(m.group(1))) + " ", draft)
+
+
+# A trailing list of the sources ("Sources:\n[1] Title ...", "References: [1], [2]").
+_SOURCES_LIST = re.compile(
+    r"(?:\n|^)\s*(?:\*\*)?(?:sources?|references?|citations?)(?:\*\*)?\s*:(?:\*\*)?[\s\S]*\Z",
+    re.I,
+)
+
+# -- sentences that are not claims about the news -------------------------------------------
+
+# "According to the sources, ..." / "Based on the provided articles, ..." / "The article
+# states that ...": the claim is what follows.
+_LEAD_IN = re.compile(
+    r"^(?:(?:according to|as (?:reported|stated|mentioned) (?:by|in)|based on|per|from)\s+"
+    r"(?:the\s+)?(?:provided\s+|given\s+|indexed\s+|available\s+)?"
+    r"(?:sources?|articles?|information|context|reports?|text|passages?|news)\b[^,]{0,60},\s*"
+    r"|(?:the\s+)?(?:provided\s+)?(?:sources?|articles?|reports?|passages?|text)\b[^,]{0,40}?\s+"
+    r"(?:says?|states?|reports?|mentions?|notes?|indicates?|explains?|shows?|confirms?|"
+    r"suggests?)\s+(?:that\s+)?)",
+    re.I,
+)
+# Words of sentences about the sources or the conversation rather than the news.
+_META = frozenset(
+    """source sources article articles report reports reported reporting mention mentions
+    mentioned provide provides provided information context base based multiple include
+    includes including indexed state states stated text passage passages given question
+    questions answer answers hope help helps let know note please sure here summary short
+    conclusion overall following detail details specific specifically various several
+    outlet outlets cite cited citation citations refer reference references above below
+    find found available publish published coverage cover covered additional further
+    read learn outline outlined describe described highlight highlighted discuss
+    discussed relevant""".split()
+)
+# The writer saying the sources do not hold (part of) the answer.
+_NOT_COVERED = re.compile(
+    r"\b(?:do(?:es)?|did)\s*(?:n['’]t|not)\s+(?:contain|mention|provide|include|say|specify|"
+    r"state|cover|give|offer|discuss|address|have|report|indicate|reveal|disclose|tell)"
+    r"|\b(?:no|not any|any)\s+(?:specific\s+|relevant\s+|further\s+|additional\s+)?"
+    r"(?:information|mention|details?|data|indication|reference)\b"
+    r"|\b(?:is|was|are|were)\s*(?:n['’]t|not)\s+(?:explicitly\s+|specifically\s+)?"
+    r"(?:mentioned|specified|stated|provided|given|reported|covered|available|included|"
+    r"disclosed|clear|known)"
+    r"|\b(?:cannot|can['’]t|can not|unable to|could not|couldn['’]t)\s+(?:be\s+)?"
+    r"(?:find|found|determine|determined|answer|answered|provide|tell|say|confirm|identify)"
+    r"|\b(?:not|no)\s+(?:enough|sufficient)\s+information|insufficient information"
+    r"|\bI\s+(?:do\s*n['’]t|do not|don’t)\s+(?:know|have)|\bnot_found\b",
+    re.I,
+)
+_ABOUT_SOURCES = re.compile(
+    r"\b(?:sources?|articles?|provided|context|passages?|texts?|indexed|information|"
+    r"reports?|documents?|I|there)\b",
+    re.I,
+)
+_YES_NO = re.compile(r"^(?:yes|no)\b[\s,.!]*$", re.I)
+
+
+def says_not_covered(sentence: str) -> bool:
+    """True for a sentence saying the sources do not hold something ("The articles do not
+    mention his salary.", "There is no information about ...")."""
+    return bool(_NOT_COVERED.search(sentence) and _ABOUT_SOURCES.search(sentence))
+
+
+def _claim_core(text: str) -> str:
+    """The claim a sentence makes, without an attribution lead-in."""
+    return _LEAD_IN.sub("", without_attribution(text), count=1).strip()
+
+
+def is_filler(sentence: str, outlets: set[str]) -> bool:
+    """True for a sentence about the sources or the conversation, not about the news
+    ("This was reported in multiple sources including CNN.", "I hope this helps.")."""
+    words = [w for w in claim_words(sentence) if w not in _META and w not in outlets]
+    return not words and not _YES_NO.match(sentence.strip())
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+
 def check_citations(
     draft: str,
     hits: Sequence[Hit],
     scorer: SupportScorer,
     *,
+    question: str = "",
     threshold: float = SUPPORT_THRESHOLD,
 ) -> Checked:
-    """Verify and renumber the citations of a draft answer against the retrieved chunks."""
+    """Verify and renumber the citations of a draft answer against the retrieved chunks.
+
+    Every sentence ends up cited to the source sentence that supports it best (its own
+    markers say where to look first), listed as unsupported, or, when it only talks about
+    the sources, dropped. A short answer ("Squid Game.") is checked together with the
+    `question` it answers."""
     if not draft.strip() or is_refusal(draft) or not hits:
         return Checked(REFUSAL, refused=True)
-    draft, claims = split_claims(draft)
+    draft, claims = split_claims(normalise_markers(draft))
+    outlets = {w for h in hits for w in claim_words(h.source)}
     sentences = source_sentences(hits)
-    checkable = [c for c in claims if len(content_tokens(c.text)) >= 2]
-    matrix = scorer.scores([c.text for c in checkable], [s.text for s in sentences])
-    by_claim = {id(c): row for c, row in zip(checkable, matrix, strict=True)}
+    verbatim = {normalise(s.text) for s in sentences}
+    dropped: list[str] = []
+    limits: list[str] = []
+    checked_claims: list[Claim] = []
+    kinds: dict[int, str] = {}
+    for claim in claims:
+        core = _claim_core(claim.text)
+        if normalise(without_attribution(claim.text)) in verbatim:
+            kinds[id(claim)] = "claim"
+        elif _YES_NO.match(claim.text):
+            kinds[id(claim)] = "keep"
+        elif says_not_covered(claim.text):
+            kinds[id(claim)] = "limit"
+        elif is_filler(core, outlets):
+            kinds[id(claim)] = "filler"
+        else:
+            kinds[id(claim)] = "claim"
+        if kinds[id(claim)] == "claim":
+            checked_claims.append(claim)
+    first = next((c for c in claims if kinds[id(c)] in ("claim", "limit")), None)
+    if first is None or kinds[id(first)] == "limit":
+        # The answer opens by saying the sources do not hold it (or says nothing).
+        return Checked(REFUSAL, refused=True, limits=[c.text for c in claims if c is first])
+    cores = [_claim_core(c.text) for c in checked_claims]
+    contexts = [
+        f"{question} {core}" if question and len(claim_words(core)) < 4 else core for core in cores
+    ]
+    matrix = scorer.scores(
+        cores,
+        [s.text for s in sentences],
+        contexts=contexts,
+        extras=[context_of(s.hit) for s in sentences],
+    )
+    by_claim = {id(c): row for c, row in zip(checked_claims, matrix, strict=True)}
     numbering: dict[tuple[str, int, int], Citation] = {}
     unsupported: list[str] = []
     pieces: list[str] = []
     cursor = 0
+    main_supported = True
     for claim in claims:
-        pieces.append(draft[cursor : claim.start])
+        gap = draft[cursor : claim.start]
         cursor = claim.end
-        row = by_claim.get(id(claim))
-        if row is None:  # too short to state a fact ("In short:")
+        kind = kinds[id(claim)]
+        if kind == "filler":
+            dropped.append(claim.text)
+            continue
+        if kind == "limit":
+            limits.append(claim.text)
+            continue
+        pieces.append(gap if pieces else "")
+        if kind == "keep":
             pieces.append(claim.text)
             continue
-        best = _best_support(claim, row, sentences, threshold)
+        best = _best_support(claim, by_claim[id(claim)], sentences, threshold)
         if best is None:
             unsupported.append(claim.text)
             pieces.append(claim.text)
+            main_supported = main_supported and claim is not first
             continue
         sentence, score = best
         key = (sentence.hit.article_id, sentence.start, sentence.end)
@@ -266,9 +475,18 @@ def check_citations(
                 score=round(float(score), 4),
             )
         pieces.append(_with_markers(claim.text, [numbering[key].n]))
-    pieces.append(draft[cursor:])
     text = "".join(pieces).strip()
-    return Checked(text, refused=False, citations=list(numbering.values()), unsupported=unsupported)
+    if not text:
+        return Checked(REFUSAL, refused=True, dropped=dropped, limits=limits)
+    return Checked(
+        text,
+        refused=False,
+        citations=list(numbering.values()),
+        unsupported=unsupported,
+        main_supported=main_supported and bool(numbering),
+        dropped=dropped,
+        limits=limits,
+    )
 
 
 def _best_support(

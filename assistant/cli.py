@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -20,17 +21,32 @@ if TYPE_CHECKING:
     from index import IngestProgress, IngestReport
 
     from .core import NewsAssistant
-    from .models import Answer
+    from .models import Answer, Turn
+    from .settings import Settings
 
 __all__ = ["cli", "main"]
 
 
-def _assistant(ctx: click.Context) -> NewsAssistant:
-    from . import NewsAssistant, load_settings
+def _settings(ctx: click.Context) -> Settings:
+    """The settings, read once (without loading the assistant)."""
+    from .settings import load_settings
 
-    if ctx.obj is None:
-        ctx.obj = NewsAssistant(load_settings())
-    return ctx.obj
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = {}
+    if "settings" not in root.obj:
+        root.obj["settings"] = load_settings()
+    return root.obj["settings"]
+
+
+def _assistant(ctx: click.Context) -> NewsAssistant:
+    from .core import NewsAssistant
+
+    settings = _settings(ctx)
+    root = ctx.find_root()
+    if "assistant" not in root.obj:
+        root.obj["assistant"] = NewsAssistant(settings)
+    return root.obj["assistant"]
 
 
 def _echo_json(data: Any) -> None:
@@ -118,6 +134,23 @@ def _parse_date(value: str | None, flag: str) -> date | None:
     help="Answer as if asked on YYYY-MM-DD: “this week”, “yesterday” … count from it "
     "(default today).",
 )
+@click.option(
+    "-c",
+    "--continue",
+    "follow_up",
+    is_flag=True,
+    help="A follow-up: continue the last conversation (kept in ASSISTANT_DATA_DIR).",
+)
+@click.option(
+    "--conversation",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the conversation in this file (read if it exists, then extended).",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Answer in this process even when `assistant serve` runs on the same data dir.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def ask(
@@ -128,24 +161,81 @@ def ask(
     since: str | None,
     until: str | None,
     as_of: str | None,
+    follow_up: bool,
+    conversation: Path | None,
+    local: bool,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION from the indexed articles, with numbered sources."""
-    from index import SearchFilter
+    """Answer QUESTION from the indexed articles, with numbered sources.
 
-    where = SearchFilter(
-        sources=sources, since=_parse_date(since, "--since"), until=_parse_date(until, "--until")
-    )
+    When `assistant serve` runs on the same data dir, the question goes to it (it has
+    the models and the index loaded already) unless --local is given."""
+    from .conversation import ConversationFile
+    from .models import Turn
+    from .text import clean_question
+
+    question = clean_question(question)
+    settings = _settings(ctx)
+    since_day, until_day = _parse_date(since, "--since"), _parse_date(until, "--until")
     today = _parse_date(as_of, "--as-of")
-    answer = _assistant(ctx).ask(question, k=k, where=where, today=today)
+    chat = ConversationFile(conversation or settings.data_dir / "conversation.json")
+    history = chat.load() if (follow_up or conversation) else []
+    answer = (
+        None if local else _ask_server(settings, question, k, sources, since, until, as_of, history)
+    )
+    if answer is None:
+        from index import SearchFilter
+
+        assistant = _assistant(ctx)
+        assistant.require_index()
+        where = SearchFilter(sources=sources, since=since_day, until=until_day)
+        answer = assistant.ask(question, history=history, k=k, where=where, today=today)
+    try:
+        chat.save([*history, Turn(answer.question, answer.answer)])
+    except OSError as e:
+        click.echo(f"warning: could not keep the conversation in {chat.path} ({e})", err=True)
     if as_json:
         _echo_json(answer.to_dict())
     else:
         _print_answer(answer)
 
 
+def _ask_server(
+    settings: Settings,
+    question: str,
+    k: int | None,
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_of: str | None,
+    history: list[Turn],
+) -> Answer | None:
+    """The answer of the `assistant serve` running on this data dir; None when none runs."""
+    from .local import ServerFile, ask_server
+    from .models import Answer
+
+    entry = ServerFile.find(settings.data_dir)
+    if entry is None:
+        return None
+    payload = {
+        "question": question,
+        "k": k,
+        "sources": list(sources),
+        "since": since,
+        "until": until,
+        "as_of": as_of,
+        "history": [[t.question, t.answer] for t in history],
+    }
+    found = ask_server(entry, payload, timeout=settings.llm_timeout * 2 + 60)
+    return Answer.from_dict(found) if found is not None else None
+
+
 def _print_answer(answer: Answer) -> None:
     click.echo(_safe(answer.answer))
+    if answer.notes:
+        click.echo("")
+        for note in answer.notes:
+            click.echo(f"Note: {_safe(note)}")
     if answer.citations:
         click.echo("\nSources:")
     for c in answer.citations:
@@ -155,7 +245,12 @@ def _print_answer(answer: Answer) -> None:
             click.echo(f"    {_safe(c.url)}")
         click.echo(f'    "{_safe(c.quote)}"')
     if answer.unsupported:
-        click.echo("\nNot supported by any source:")
+        heading = (
+            "The LLM's answer, which no source supports:"
+            if answer.quoted_instead
+            else "Not supported by any source:"
+        )
+        click.echo(f"\n{heading}")
         for sentence in answer.unsupported:
             click.echo(f"  - {_safe(sentence)}")
 
@@ -286,10 +381,9 @@ def eval_command(
     reused while the file, the embedding model and the chunk size stay the same. Each
     question is asked as of its `question_date`.
     """
-    from . import load_settings
     from .eval import eval_assistant, format_table, load_questions, run_eval
 
-    settings = ctx.obj.settings if ctx.obj is not None else load_settings()
+    settings = _settings(ctx)
     asked = load_questions(questions)
     click.echo(f"indexing {articles} (reused when unchanged) ...", err=True)
     assistant, built = eval_assistant(articles, settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,15 +25,15 @@ from index import (
 )
 
 from .backends import Backend, make_backend
+from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
 from .citations import SupportScorer
 from .models import Answer, AnswerChunk, Turn
 from .retrieval import Searcher
 from .settings import Settings
+from .text import MAX_QUESTION_CHARS, clean_question
 
 __all__ = ["MAX_QUESTION_CHARS", "IndexStats", "NewsAssistant", "sample_corpus"]
-
-MAX_QUESTION_CHARS = 2000
 
 
 def sample_corpus() -> Path:
@@ -63,22 +62,6 @@ class IndexStats:
             "store": self.store,
             "backend": self.backend,
         }
-
-
-def clean_question(question: str) -> str:
-    """The question with control characters removed; UsageError when empty or too long."""
-    text = "".join(
-        ch if not unicodedata.category(ch).startswith("C") else " " for ch in question or ""
-    )
-    text = " ".join(text.split())
-    if not text:
-        raise UsageError("the question is empty; type a question about your articles")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise UsageError(
-            f"the question is {len(text):,} characters long; keep it under "
-            f"{MAX_QUESTION_CHARS:,} (ask about one thing at a time)"
-        )
-    return text
 
 
 class NewsAssistant:
@@ -112,8 +95,16 @@ class NewsAssistant:
         )
 
     @cached_property
+    def quoter(self) -> ExtractiveBackend:
+        """The offline backend: it decides what is answerable, and quotes the articles
+        when an LLM's answer has no support."""
+        return ExtractiveBackend(self.embedder)
+
+    @cached_property
     def backend(self) -> Backend:
         """The answering backend (extractive, or an LLM)."""
+        if self.settings.backend == "extractive":
+            return self.quoter
         return make_backend(self.settings, self.embedder)
 
     @cached_property
@@ -126,13 +117,12 @@ class NewsAssistant:
         """The LCEL answering chain."""
         fallback = None
         if self.settings.llm == "auto" and self.settings.backend == "openai":
-            from .backends.extractive import ExtractiveBackend
-
-            fallback = ExtractiveBackend(self.embedder)
+            fallback = self.quoter
         return build_chain(
             searcher=self.searcher,
             backend=self.backend,
             scorer=SupportScorer(self.embedder),
+            quoter=self.quoter,
             fallback=fallback,
         )
 
@@ -177,6 +167,21 @@ class NewsAssistant:
         assert final is not None, "the chain always ends with an answer"
         return final
 
+    def require_index(self) -> None:
+        """UsageError when no article is indexed where the settings point: a question
+        asked from the wrong folder must not be answered "not covered" by an empty index.
+        A missing on-disk index is not created."""
+        s = self.settings
+        hint = (
+            "index articles with `assistant ingest PATH`, or point ASSISTANT_DATA_DIR at "
+            "the folder that holds your index (the default is ./data in the current folder)"
+        )
+        if not s.chroma_host and not (s.data_dir / "chroma").exists():
+            raise UsageError(f"there is no index in {s.data_dir.resolve()}; {hint}")
+        articles, _ = self.store.counts()
+        if not articles:
+            raise UsageError(f"the index in {self.store.location} is empty; {hint}")
+
     # -- the index -------------------------------------------------------------------------
 
     def ingest(
@@ -198,6 +203,7 @@ class NewsAssistant:
             progress=progress,
             lock_wait=self.settings.lock_wait,
             on_wait=on_wait,
+            skip=[self.settings.data_dir],
         )
 
     def ensure_samples(self) -> IngestReport | None:

@@ -193,6 +193,9 @@ class EvalRow:
     citation_supported: bool
     refusal_correct: bool
     latency_ms: float
+    sentences: int = 0  # sentences of the answer text (0 when refused)
+    sentences_cited: int = 0  # of them, those carrying a citation marker
+    quoted_instead: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -216,6 +219,9 @@ class EvalReport:
     latency_p50_ms: float
     latency_p95_ms: float
     backend: str
+    sentences_cited: float = 0.0  # share of the answers' sentences that carry a citation
+    answers_without_citation: int = 0  # answers (not refusals) with no citation at all
+    quoted_instead: int = 0  # answers where the writer's answer had no support
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,7 +232,11 @@ class EvalReport:
 
 def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
     """Verdicts on one answer."""
+    from index import split_sentences
+
     retrieved = list(answer.retrieved_article_ids)
+    spans = [] if answer.refused else split_sentences(answer.answer)
+    cited = sum(1 for a, b in spans if _MARKER.search(answer.answer[a:b]))
     rank = next((i for i, aid in enumerate(retrieved, start=1) if aid in question.relevant), None)
     quotes = " ".join(c.quote for c in answer.citations)
     answerable = question.answerable
@@ -249,7 +259,13 @@ def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
         citation_supported=answerable and answer_found(question.answers, quotes),
         refusal_correct=answer.refused != answerable,
         latency_ms=round(latency_ms, 1),
+        sentences=len(spans),
+        sentences_cited=cited,
+        quoted_instead=answer.quoted_instead,
     )
+
+
+_MARKER = re.compile(r"\[\d+\]")
 
 
 def summarise(
@@ -269,6 +285,8 @@ def summarise(
         return share(answerable, lambda r: r.relevant_rank is not None and r.relevant_rank <= n)
 
     latencies = sorted(r.latency_ms for r in rows)
+    given = [r for r in rows if not r.refused]
+    sentences = sum(r.sentences for r in given)
     return EvalReport(
         questions=len(rows),
         hit_at_1=hit(1),
@@ -294,6 +312,9 @@ def summarise(
         latency_p50_ms=_percentile(latencies, 50),
         latency_p95_ms=_percentile(latencies, 95),
         backend=backend,
+        sentences_cited=sum(r.sentences_cited for r in given) / sentences if sentences else 0.0,
+        answers_without_citation=sum(1 for r in given if not r.citations),
+        quoted_instead=sum(1 for r in given if r.quoted_instead),
         extra={"answerable": len(answerable), "null": len(nulls)},
     )
 
@@ -338,6 +359,9 @@ def format_table(reports: dict[str, EvalReport]) -> str:
         ("citation support", "citation_support", "{:.3f}"),
         ("null refused", "null_refused", "{:.3f}"),
         ("answerable refused", "answerable_refused", "{:.3f}"),
+        ("answer sentences cited", "sentences_cited", "{:.3f}"),
+        ("answers without a citation", "answers_without_citation", "{:d}"),
+        ("LLM answer unsupported, quotes shown", "quoted_instead", "{:d}"),
         ("latency p50 (ms)", "latency_p50_ms", "{:.0f}"),
         ("latency p95 (ms)", "latency_p95_ms", "{:.0f}"),
         ("backend", "backend", "{}"),

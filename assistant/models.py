@@ -44,6 +44,9 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str = ""
     notes: list[str] = field(default_factory=list)
+    # The writer's (an LLM's) answer had no support, so the answer quotes the closest
+    # passages instead; `unsupported` then holds the writer's sentences.
+    quoted_instead: bool = False
     # Every candidate article retrieval ranked, best first (for evaluation; not in to_dict).
     retrieved_article_ids: list[str] = field(default_factory=list)
 
@@ -59,7 +62,24 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "standalone_question": self.standalone_question,
             "notes": list(self.notes),
+            "quoted_instead": self.quoted_instead,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """An answer from its `to_dict` object (as a server sends it)."""
+        return cls(
+            question=str(data.get("question", "")),
+            answer=str(data.get("answer", "")),
+            refused=bool(data.get("refused")),
+            backend=str(data.get("backend", "")),
+            citations=[Citation(**c) for c in data.get("citations", [])],
+            unsupported=[str(s) for s in data.get("unsupported", [])],
+            timings_ms={str(k): float(v) for k, v in (data.get("timings_ms") or {}).items()},
+            standalone_question=str(data.get("standalone_question", "")),
+            notes=[str(n) for n in data.get("notes", [])],
+            quoted_instead=bool(data.get("quoted_instead")),
+        )
 
 
 @dataclass(slots=True)

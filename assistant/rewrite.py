@@ -1,8 +1,12 @@
 """Follow-up questions made standalone before retrieval.
 
-"And when was that announced?" means nothing to a search engine; after "Who is GEM
-partnering with?" it means "Who is GEM partnering with? And when was that announced?".
-This is the rule-based rewrite used when no LLM is configured.
+"And when will construction start?" means nothing to a search engine; after "How much will
+GEM's recycling plant in Poland cost?" it means "When will construction start on GEM's
+recycling plant in Poland?". This is the rule-based rewrite used when no LLM is
+configured: the follow-up, then what the conversation is about, taken from the earlier
+question without what that question asked ("How much ... cost"), so the answer to the
+follow-up is not the earlier answer again: "And when will construction start? (GEM
+recycling plant Poland)".
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import re
 from collections.abc import Sequence
 
 from .models import Turn
-from .text import content_tokens
+from .text import STOPWORDS, content_tokens
 
-__all__ = ["is_follow_up", "standalone_question"]
+__all__ = ["is_follow_up", "standalone_question", "topic_of"]
 
 _LEAD = re.compile(r"^\s*(and|but|so|also|then|what about|how about|why|what else)\b", re.I)
 _REFERS_BACK = re.compile(
@@ -21,6 +25,13 @@ _REFERS_BACK = re.compile(
     r"there|the (?:company|companies|deal|firm|partnership|agreement|group|move|plan|report))\b",
     re.I,
 )
+# Words that say what a question asks for rather than what it is about.
+_ASKING = frozenset(
+    """how much many what which who whom whose when where why cost costs price prices
+    amount number total size value worth long old big large date time day percentage
+    percent share level rate figure tell know did does do else happen happened happens""".split()
+)
+_WORD = re.compile(r"[^\W_][\w'’&.-]*[^\W_]|[^\W_]", re.UNICODE)
 
 
 def is_follow_up(question: str) -> bool:
@@ -30,14 +41,29 @@ def is_follow_up(question: str) -> bool:
     return len(content_tokens(question)) <= 1
 
 
+def topic_of(question: str) -> list[str]:
+    """What a question is about: its words without stop words and without the words that
+    say what it asks ("How much will GEM's plant cost?" -> GEM, plant)."""
+    out = []
+    for word in _WORD.findall(question):
+        bare = re.sub(r"['’]s$", "", word)
+        low = bare.lower()
+        if low in STOPWORDS or low in _ASKING or len(low) < 2 or _REFERS_BACK.fullmatch(low):
+            continue
+        out.append(bare)
+    return out
+
+
 def standalone_question(question: str, history: Sequence[Turn]) -> str:
-    """The question to retrieve with: the question itself, or for a follow-up, the earlier
-    question(s) it depends on followed by it."""
+    """The question to retrieve with: the question itself, or for a follow-up, the
+    follow-up followed by the topic of the earlier question(s) it leans on."""
     if not history or not is_follow_up(question):
         return question
-    context: list[str] = []
+    topic: list[str] = []
     for turn in reversed(history):
-        context.insert(0, turn.question)
-        if not is_follow_up(turn.question) or len(context) == 2:
+        topic = topic_of(turn.question) + topic
+        if not is_follow_up(turn.question) or len(topic) >= 12:
             break
-    return " ".join([*context, question])
+    own = {w.lower() for w in _WORD.findall(question)}
+    words = list(dict.fromkeys(w for w in topic if w.lower() not in own))
+    return f"{question} ({' '.join(words)})" if words else question

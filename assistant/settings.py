@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.embeddings import DEFAULT_EMBEDDING_MODEL
 from index.errors import ConfigError
+from index.models import DEFAULT_EMBEDDING_MODEL
 
 __all__ = ["Settings", "load_settings"]
 

@@ -24,6 +24,8 @@ import ipaddress
 import logging
 import os
 import re
+import secrets
+import signal
 import sys
 import tempfile
 import unicodedata
@@ -32,12 +34,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.errors import AssistantError, UsageError
+from index.errors import AssistantError, UsageError, UserError
 from index.ingestion import IngestReport
 from index.loaders import SUPPORTED_SUFFIXES
 
-from .core import clean_question
+from .local import ASK_ROUTE, ServerFile, answer_payload
 from .models import Turn
+from .text import clean_question
 from .ui_render import (
     MAX_STORED_TURNS,
     ChatTurn,
@@ -778,12 +781,69 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
     warning = exposure_warning(host, login=bool(logins))
     if warning:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
-    # Load the embedding model now, not on the first question (and not by eight at once).
-    assistant.embedder.encode(["warm up"])
-    launch(
-        build_app(assistant),
-        host=host,
-        port=port,
-        max_file_mb=settings.max_file_mb,
-        auth=logins,
+    # Load the models and the keyword index now, not on the first question (and not by
+    # eight at once).
+    assistant.searcher.retrieve("warm up", k=1)
+    app = build_app(assistant)
+    url = launch(
+        app, host=host, port=port, max_file_mb=settings.max_file_mb, auth=logins, block=False
     )
+    entry = serve_cli(app, assistant, url=url)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # unwind, so the server file is withdrawn
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        app.block_thread()
+    finally:
+        entry.withdraw(settings.data_dir)
+
+
+def serve_cli(app: gr.Blocks, assistant: NewsAssistant, *, url: str) -> ServerFile:
+    """Answer `assistant ask` for this data dir: add the `/cli/ask` route (it needs the
+    token written to `<data dir>/server.json`, whatever the page's login) and announce it."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    loopback = _loopback_url(url)
+    entry = ServerFile.announce(assistant.settings.data_dir, url=loopback)
+
+    def cli_ask(request: Request, payload: dict[str, Any]) -> JSONResponse:
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {entry.token}".encode()):
+            return JSONResponse({"error": "a valid server token is required"}, status_code=401)
+        try:
+            return JSONResponse(answer_payload(assistant, payload))
+        except UserError as e:
+            return JSONResponse({"error": str(e), "kind": "usage"}, status_code=400)
+        except AssistantError as e:
+            return JSONResponse({"error": str(e), "kind": "runtime"}, status_code=500)
+        except Exception as e:
+            log.exception("answering a CLI question failed")
+            return JSONResponse(
+                {"error": f"unexpected {type(e).__name__}: {e}", "kind": "runtime"},
+                status_code=500,
+            )
+
+    # FastAPI reads the parameters' types, which postponed annotations hide from it.
+    cli_ask.__annotations__ = {"request": Request, "payload": dict, "return": JSONResponse}
+    app.server_app.add_api_route(ASK_ROUTE, cli_ask, methods=["POST"], include_in_schema=False)
+    # Gradio's catch-all routes come first otherwise; the new route must be matched first.
+    routes = app.server_app.router.routes
+    routes.insert(0, routes.pop())
+    return entry
+
+
+def _loopback_url(url: str) -> str:
+    """The server's URL as a process on this machine reaches it (0.0.0.0 -> 127.0.0.1)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme or "http", netloc, "", "", "")).rstrip("/")

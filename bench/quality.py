@@ -3,10 +3,19 @@ recipe (RecursiveCharacterTextSplitter 1000/200, all-MiniLM-L6-v2, Chroma, plain
 top-k), on the same articles, in the same run, with the same answering backend.
 
     .venv/bin/python bench/quality.py [--data ../shared/eval/realtimeqa] [--ablations]
+    OPENAI_BASE_URL=http://127.0.0.1:8089/v1 ASSISTANT_LLM_MODEL=local \
+        .venv/bin/python bench/quality.py --llm [--sample 60] [--cache DIR]
 
 Both indexes are cached under ASSISTANT_DATA_DIR (data/eval/HASH and data/bench/stock-HASH)
 and reused while the articles file is unchanged; building them takes a few minutes each on
 two cores. Prints one Markdown table.
+
+`--llm` answers with the OpenAI-compatible server that OPENAI_BASE_URL (and
+ASSISTANT_LLM_MODEL) name, side by side with the offline answerer on the same questions:
+a fixed sample (`--sample N`: the first N of the questions shuffled with seed 0; a local
+model takes 20-40 s a question on two cores). `--cache DIR` puts a recording proxy in
+front of the server (bench/llm_cache.py), so a re-run asks the model only for prompts it
+has not seen. `--out PREFIX` writes each column's per-question rows as PREFIX-NAME.jsonl.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -21,6 +31,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from pydantic import SecretStr  # noqa: E402
 
 from assistant import load_settings  # noqa: E402
 from assistant.eval import (  # noqa: E402
@@ -119,27 +132,81 @@ def main() -> None:
     parser.add_argument(
         "--ablations", action="store_true", help="also run dense-only, BM25-only, no dates"
     )
+    parser.add_argument(
+        "--llm", action="store_true", help="also answer with the LLM at OPENAI_BASE_URL"
+    )
+    parser.add_argument("--sample", type=int, help="a fixed sample of N questions (seed 0)")
+    parser.add_argument("--cache", type=Path, help="with --llm: record/replay replies here")
+    parser.add_argument("--out", help="write per-question rows as OUT-NAME.jsonl")
+    parser.add_argument(
+        "--no-stock", action="store_true", help="skip the stock recipe (default with --llm)"
+    )
     args = parser.parse_args()
     articles = args.data / "articles.jsonl"
     questions = load_questions(args.data / args.questions)
+    if args.sample:
+        shuffled = list(questions)
+        random.Random(0).shuffle(shuffled)
+        questions = shuffled[: args.sample]
     settings = load_settings(llm="extractive")
 
     reports: dict[str, EvalReport] = {}
-    variants: dict[str, dict[str, Any]] = {"this pipeline": {}}
+    variants: dict[str, dict[str, Any]] = {
+        "offline extractive" if args.llm else "this pipeline": {}
+    }
     if args.ablations:
         variants |= {
             "dense only": {"hybrid": False, "date_weight": 0.0},
             "BM25 only": {"dense_weight": 0.0, "date_weight": 0.0},
             "hybrid, no dates": {"date_weight": 0.0},
         }
+    proxy = None
+    if args.llm:
+        llm = load_settings(llm="openai")
+        base_url = llm.openai_base_url or "https://api.openai.com/v1"
+        if args.cache:
+            from llm_cache import CachingProxy
+
+            proxy = CachingProxy(base_url, args.cache).__enter__()
+            base_url = proxy.base_url
+        overrides = {
+            "llm": "openai",
+            "openai_base_url": base_url,
+            "openai_api_key": llm.openai_api_key or SecretStr("not-needed"),
+            "llm_model": llm.llm_model,
+            "llm_timeout": max(llm.llm_timeout, 300.0),
+        }
+        variants[f"LLM {llm.llm_model}"] = overrides
     for name, overrides in variants.items():
         assistant, built = eval_assistant(articles, settings.model_copy(update=overrides))
         if built:
             print(f"built the eval index in {assistant.settings.data_dir}", file=sys.stderr)
         assistant.searcher.retrieve("warm up", k=1)
-        reports[name], _ = run_eval(assistant, questions)
-        print(f"{name}: done", file=sys.stderr)
-    reports["stock LangChain recipe"] = stock_recipe(articles, questions, settings.data_dir)
+        started = time.perf_counter()
+        done = 0
+
+        def progress(row: Any, name: str = name, started: float = started) -> None:
+            nonlocal done
+            done += 1
+            print(
+                f"\r{name}: {done}/{len(questions)} ({time.perf_counter() - started:.0f} s)",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        reports[name], rows = run_eval(assistant, questions, on_row=progress)
+        print(f"\n{name}: done", file=sys.stderr)
+        if args.out:
+            slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+            with open(f"{args.out}-{slug}.jsonl", "w", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
+    if proxy is not None:
+        print(f"LLM cache: {proxy.hits} replayed, {proxy.misses} asked", file=sys.stderr)
+        proxy.__exit__(None, None, None)
+    if not (args.llm or args.no_stock):
+        reports["stock LangChain recipe"] = stock_recipe(articles, questions, settings.data_dir)
     print(f"RealTime QA {args.questions}: {len(questions)} questions\n")
     print(format_table(reports))
 

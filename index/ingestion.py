@@ -105,11 +105,13 @@ def ingest(
     progress: Callable[[IngestProgress], None] | None = None,
     lock_wait: float = 120.0,
     on_wait: Callable[[str], None] | None = None,
+    skip: Iterable[str | Path] = (),
 ) -> IngestReport:
     """Index the articles in `paths` (files and folders, recursively) into `store`.
 
     One ingest writes to a store at a time (a second one waits up to `lock_wait` seconds,
     then fails with a clear message); leftovers of an interrupted run are dropped first.
+    Folders in `skip` (the data dir) are never walked into.
     """
     with store.ingest_lock(wait=lock_wait, on_wait=on_wait):
         return _ingest(
@@ -121,6 +123,7 @@ def ingest(
             max_words=max_words,
             batch_chunks=batch_chunks,
             progress=progress,
+            skip=skip,
         )
 
 
@@ -134,6 +137,7 @@ def _ingest(
     max_words: int,
     batch_chunks: int,
     progress: Callable[[IngestProgress], None] | None,
+    skip: Iterable[str | Path],
 ) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
@@ -147,7 +151,7 @@ def _ingest(
         by_path[record.path].append(record)
     seen: dict[str, str] = {}  # article id -> file it was met in during this run
     pending = _Pending()
-    found = list(iter_files(paths))
+    found = list(iter_files(paths, skip=skip))
     total = len(found)
 
     def flush() -> None:

@@ -59,14 +59,24 @@ class FileLoad:
     errors: list[LoadError] = field(default_factory=list)
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | LoadError]:
+def iter_files(
+    paths: Iterable[str | Path], *, skip: Iterable[str | Path] = ()
+) -> Iterator[Path | LoadError]:
     """Every file under `paths` (folders recursively, hidden entries skipped, symlink loops
-    broken), in a stable order; a path that cannot be walked comes out as a `LoadError`."""
-    seen_dirs: set[str] = set()
+    broken), in a stable order; a path that cannot be walked comes out as a `LoadError`.
+    Folders in `skip` (the index's own data dir) are not walked into."""
+    skipped = {os.path.realpath(p) for p in skip}
+    seen_dirs: set[str] = set(skipped)
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
             yield LoadError(str(path), "no such file or folder")
+        elif path.is_dir() and os.path.realpath(path) in skipped:
+            yield LoadError(
+                str(path),
+                "this is the index's own data folder (ASSISTANT_DATA_DIR); it holds "
+                "no articles to index",
+            )
         elif path.is_dir():
             yield from _walk(path, seen_dirs)
         else:
@@ -309,13 +319,21 @@ def _load_html(name: str, html: str, default_id: str) -> Article:
     return _article(
         name,
         default_id=default_id,
-        body=_normalise_newlines(doc.text),
+        body=_without_headline(_normalise_newlines(doc.text), doc.title or ""),
         title=doc.title or "",
         source=doc.sitename or "",
         published_at=published,
         url=doc.url or "",
         authors=authors,
     )
+
+
+def _without_headline(text: str, title: str) -> str:
+    """The page text without its leading headline: trafilatura keeps the <h1> as the first
+    line, which would be quoted glued to the first sentence and shown twice."""
+    first, sep, rest = text.strip().partition("\n")
+    same = " ".join(first.split()).casefold() == " ".join(title.split()).casefold()
+    return rest if title and sep and rest.strip() and same else text
 
 
 def _load_pdf(name: str, data: bytes, default_id: str) -> Article:
@@ -372,16 +390,19 @@ def _fields_from_mapping(name: str, obj: dict[str, Any]) -> dict[str, Any]:
         if value:
             fields["source"] = str(value)
             break
-    url = obj.get("url") or obj.get("link") or ""
+    url_key = next((k for k in ("url", "link") if obj.get(k) not in (None, "")), "url")
+    url = obj.get(url_key) or ""
     if not isinstance(url, str):
-        raise LoadError(name, "field 'url' must be a string")
+        raise LoadError(name, f"field '{url_key}' must be a string (the article's link)")
     fields["url"] = url
-    authors = obj.get("authors", obj.get("author", []))
+    # A null optional field is a missing one ("author": null is common in real exports).
+    author_key = next((k for k in ("authors", "author") if obj.get(k) is not None), "authors")
+    authors = obj.get(author_key) or []
     if isinstance(authors, str):
         authors = [a for a in re.split(r"\s*;\s*|\s*,\s*|\s+and\s+", authors) if a]
     elif not isinstance(authors, list):
-        raise LoadError(name, "field 'authors' must be a list of names or a string")
-    fields["authors"] = [str(a) for a in authors]
+        raise LoadError(name, f"field '{author_key}' must be a list of names or a string (or null)")
+    fields["authors"] = [str(a) for a in authors if a is not None]
     return fields
 
 
@@ -393,7 +414,8 @@ def _article_from_object(name: str, obj: Any, default_id: str) -> Article:
     if body is None:
         raise LoadError(name, "no article text: give it a 'body', 'text' or 'content' field")
     if not isinstance(body, str):
-        raise LoadError(name, "field 'body' must be a string")
+        body_key = next(k for k in _BODY_KEYS if obj.get(k))
+        raise LoadError(name, f"field '{body_key}' must be a string (the article's text)")
     title = obj.get("title") or ""
     explicit_id = obj.get("id")
     return _article(

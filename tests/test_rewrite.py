@@ -30,9 +30,14 @@ def test_follow_ups_are_recognised(question, follows):
     assert is_follow_up(question) is follows
 
 
-def test_rule_based_rewrite_prepends_the_question_it_leans_on():
+def test_rule_based_rewrite_adds_the_topic_not_the_earlier_question():
     assert standalone_question("And when was that announced?", [FIRST]) == (
-        "Who is GEM partnering with? And when was that announced?"
+        "And when was that announced? (GEM partnering)"
+    )
+    cost = Turn("How much will GEM's recycling plant in Poland cost?", "It will cost ... [1].")
+    # What the earlier question asked ("how much ... cost") is not searched for again.
+    assert standalone_question("And when will construction start?", [cost]) == (
+        "And when will construction start? (GEM recycling plant Poland)"
     )
     assert standalone_question("Who makes sodium-ion cells?", [FIRST]) == (
         "Who makes sodium-ion cells?"
@@ -100,6 +105,6 @@ def test_a_failing_rewrite_is_one_clear_error_when_the_llm_is_required(
 def test_with_llm_auto_a_failing_rewrite_falls_back_to_the_rules(llm_assistant, server):
     server.script(Reply(status=401))
     answer = llm_assistant.ask("And when was that announced?", history=[FIRST])
-    assert answer.standalone_question == "Who is GEM partnering with? And when was that announced?"
+    assert answer.standalone_question == "And when was that announced? (GEM partnering)"
     assert answer.backend == "extractive" and any("LLM" in note for note in answer.notes)
     assert any(c.article_id == GEM_URL for c in answer.citations)

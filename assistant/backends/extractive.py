@@ -7,15 +7,17 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 from index import Embedder, split_sentences
 
 from ..citations import SourceSentence, attribution, source_sentences
 from ..models import REFUSAL
 from ..text import content_tokens, normalise
+from ..wordforms import WordSet, claim_words, key_words
 from . import GenerationRequest
 
-__all__ = ["ExtractiveBackend", "expected_answer"]
+__all__ = ["ExtractiveBackend", "Ranked", "asked_words", "expected_answer"]
 
 # Questions whose answer is a quantity; the rest ask for a name (who, which, where, what).
 _QUANTITY = re.compile(
@@ -29,6 +31,31 @@ _NUMBER = re.compile(
     re.I,
 )
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&.-]*")
+
+
+# Questions whose answer must hold a figure ("when" answers may be "on Monday").
+_AMOUNT = re.compile(
+    r"\b(how (?:many|much|old|long|far|often|big|large|high|tall)|what (?:percentage|percent|"
+    r"share|proportion|number|amount|age|price)|at what age|in what year)\b",
+    re.I,
+)
+
+
+class Ranked(NamedTuple):
+    """A candidate sentence: its rank score (support plus the source's prior), its support
+    for the question, its index, and whether it holds what the question asks for (a word of
+    the question beyond its names, and a figure when the question asks "how many")."""
+
+    score: float
+    support: float
+    index: int
+    answers: bool
+
+
+def asked_words(question: str) -> set[str]:
+    """The words of a question beyond its names: what it asks about the names ("How much
+    does Qantas's chief executive earn?" -> chief, executive, earn)."""
+    return set(claim_words(question)) - key_words(question)
 
 
 def expected_answer(question: str) -> str:
@@ -80,13 +107,17 @@ class ExtractiveBackend:
         self.max_sentences = max_sentences
         self.margin = margin
         self.shortlist = shortlist
+        self._last: tuple[Any, list[SourceSentence], list[Ranked]] | None = None
 
     def rank(
-        self, question: str, sentences: list[SourceSentence]
-    ) -> list[tuple[float, float, int]]:
-        """(score, support, index) of the shortlisted sentences, best score first. `support`
+        self, question: str, sentences: list[SourceSentence], *, given: str = ""
+    ) -> list[Ranked]:
+        """The shortlisted sentences, best score first (see `Ranked`). `support`
         is how well the sentence matches the question; `score` adds the prior for sources
-        that retrieval ranked higher (by article), which orders but never rescues a match."""
+        that retrieval ranked higher (by article), which orders but never rescues a match.
+        Sentences already quoted in `given` (the previous answer of a conversation) rank
+        `margin` lower, so a follow-up gets new sentences when there are any."""
+        said = normalise(given)
         wanted = set(content_tokens(question))
         tokens = [set(content_tokens(s.text)) for s in sentences]
         # Words of the question that few candidate sentences contain tell the most.
@@ -104,31 +135,57 @@ class ExtractiveBackend:
         vectors = self.embedder.encode([question, *(sentences[i].text for i in shortlist)])
         cosine = vectors[1:] @ vectors[0]
         kind = expected_answer(question)
+        amount = _AMOUNT.search(question) is not None
+        asked = asked_words(question)
         question_words = {w.lower() for w in re.findall(r"[\w’'&.-]+", question)}
         scores = []
         for j, i in enumerate(shortlist):
-            fits = _new_words(sentences[i].text, question_words, kind)
+            text = sentences[i].text
+            fits = _new_words(text, question_words, kind)
             bonus = self.answer_bonus if fits else 0.0
             support = 0.55 * float(cosine[j]) + 0.35 * coverage[i] + bonus
-            scores.append((support + prior[i], support, i))
+            repeat = self.margin if said and normalise(text) in said else 0.0
+            held = not asked or WordSet(text).share(asked) > 0
+            scores.append(
+                Ranked(support + prior[i] - repeat, support, i, held and (fits or not amount))
+            )
         scores.sort(reverse=True)
         return scores
 
+    def _ranked(self, request: GenerationRequest) -> tuple[list[SourceSentence], list[Ranked]]:
+        """The request's sentences and their ranking (the last one is remembered, so the
+        chain's `answerable` check and `generate` rank once between them)."""
+        given = request.history[-1].answer if request.history else ""
+        question = request.query or request.question
+        key = (question, given, tuple(h.chunk_id for h in request.hits))
+        cached = self._last
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        sentences = _unique(source_sentences(request.hits))
+        ranked = self.rank(question, sentences, given=given) if sentences else []
+        self._last = (key, sentences, ranked)
+        return sentences, ranked
+
+    def answerable(self, request: GenerationRequest) -> bool:
+        """True when a retrieved sentence answers the question well enough to quote it:
+        the rule that refuses a question before any backend, LLM or not, answers it. The
+        sentence must also hold what the question asks for, not only the names it asks
+        about: "How much does GEM's chief executive earn?" is not answered by a sentence
+        about GEM's chief executive that names no figure."""
+        _, ranked = self._ranked(request)
+        return any(r.support >= self.min_score and r.answers for r in ranked)
+
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """The chosen sentences, each followed by [n]; or the refusal sentence."""
-        sentences = _unique(source_sentences(request.hits))
-        if not sentences:
-            yield REFUSAL
-            return
-        ranked = self.rank(request.query or request.question, sentences)
-        if max(support for _, support, _ in ranked) < self.min_score:
+        sentences, ranked = self._ranked(request)
+        if not self.answerable(request):
             yield REFUSAL
             return
         best = ranked[0][0]
         lead = sentences[ranked[0][2]].hit.article_id
         chosen: list[SourceSentence] = []
         seen_text: set[str] = set()
-        for score, _, i in ranked:
+        for score, _, i, _ in ranked:
             if len(chosen) == self.max_sentences or score < best - self.margin:
                 break
             s = sentences[i]
