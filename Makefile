@@ -23,8 +23,9 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
+# Extra pytest arguments: make test ARGS="-k citations -x"
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -39,6 +40,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/query.py
 	$(PY) bench/quality.py
+	$(PY) bench/cli.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any, TypedDict
 
@@ -95,8 +96,13 @@ def build_chain(
             today=state["today"],
             query=state["query"] if state["query"] != state["question"] else "",
         )
-        if hits and backend is not quoter and not quoter.answerable(request):
-            hits = []  # no retrieved sentence answers it: refused before the model is asked
+        if hits and backend is not quoter:
+            if not quoter.answerable(request):
+                hits = []  # no retrieved sentence answers it: refused before the model is asked
+            else:
+                # The writer sees the best evidence first (the same numbering is checked).
+                hits, passages = quoter.evidence(request)
+                request = replace(request, hits=hits, passages=passages)
         if hits:
             try:
                 for piece in backend.generate(request):
@@ -127,6 +133,7 @@ def build_chain(
                 "closest passages instead"
             )
             said = checked.unsupported or [checked.text]
+            request = replace(request, passages=())
             checked = check_citations("".join(quoter.generate(request)), hits, scorer)
             checked.unsupported = said
             used, quoted_instead = quoter, not checked.refused

@@ -193,8 +193,8 @@ class EvalRow:
     citation_supported: bool
     refusal_correct: bool
     latency_ms: float
-    sentences: int = 0  # sentences of the answer text (0 when refused)
-    sentences_cited: int = 0  # of them, those carrying a citation marker
+    sentences: int = 0  # claims of the answer: cited ones and unsupported ones (0: refused)
+    sentences_cited: int = 0  # of them, those carrying a citation
     quoted_instead: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,11 +232,10 @@ class EvalReport:
 
 def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
     """Verdicts on one answer."""
-    from index import split_sentences
-
     retrieved = list(answer.retrieved_article_ids)
-    spans = [] if answer.refused else split_sentences(answer.answer)
-    cited = sum(1 for a, b in spans if _MARKER.search(answer.answer[a:b]))
+    # The checker gives every supported claim one [n] marker and lists the others.
+    cited = 0 if answer.refused else len(_MARKER.findall(answer.answer))
+    claims = 0 if answer.refused else cited + len(answer.unsupported)
     rank = next((i for i, aid in enumerate(retrieved, start=1) if aid in question.relevant), None)
     quotes = " ".join(c.quote for c in answer.citations)
     answerable = question.answerable
@@ -259,7 +258,7 @@ def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
         citation_supported=answerable and answer_found(question.answers, quotes),
         refusal_correct=answer.refused != answerable,
         latency_ms=round(latency_ms, 1),
-        sentences=len(spans),
+        sentences=claims,
         sentences_cited=cited,
         quoted_instead=answer.quoted_instead,
     )

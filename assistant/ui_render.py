@@ -255,6 +255,7 @@ def _turn_from(data: Any) -> ChatTurn:
         unsupported=[_str(s) for s in a.get("unsupported", [])],
         standalone_question=_str(a.get("standalone_question", "")),
         notes=[_str(s) for s in a.get("notes", [])],
+        quoted_instead=bool(a.get("quoted_instead", False)),
     )
     f = data.get("filters") or {}
     if not isinstance(f, dict):
@@ -382,7 +383,14 @@ def render_answer(turn: ChatTurn, index: int) -> str:
         )
     else:
         parts.append(f'<div class="answer-text">{_answer_body(answer, index)}</div>')
-    if answer.unsupported and not answer.refused:
+    if answer.quoted_instead:
+        said = " ".join(answer.unsupported)
+        parts.append(
+            '<div class="flag flag-unsupported" role="status"><strong>Not supported:</strong> '
+            f"the LLM answered “{esc(said)}”, but no indexed article supports that. These are "
+            "the closest passages.</div>"
+        )
+    elif answer.unsupported and not answer.refused:
         count = len(answer.unsupported)
         parts.append(
             '<div class="flag flag-unsupported" role="status"><strong>Check this:</strong> '

@@ -21,7 +21,9 @@ import random
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,6 +33,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from index import ChromaStore, Embedder, chunk_article, embedding_text, ingest, load_file  # noqa: E402
 from index.embeddings import (  # noqa: E402
     DEFAULT_EMBEDDING_MODEL,
+    model_location,
     resolve_device,
     resolve_precision,
 )
@@ -62,14 +65,31 @@ def ours(path: Path, data: Path, embedder: Embedder, batch: int) -> tuple[float,
     return elapsed, report.chunks
 
 
+@lru_cache(maxsize=4)
+def sentence_transformer(model: str, device: str, precision: str) -> Any:
+    """The model as SentenceTransformer loads it, in fp32 or a half-precision copy."""
+    import copy
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    loaded = SentenceTransformer(model_location(model), device=device).float()
+    if precision == "fp32":
+        return loaded
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return copy.deepcopy(loaded).to(dtype)
+
+
 def raw_encoder(path: Path, embedder: Embedder, *, plain: bool) -> tuple[float, int]:
     """SentenceTransformer.encode on our own chunk texts, with its default batch of 32 texts
-    (as the stock recipe uses): `plain` as it loads (fp32), else the model our ingest uses
-    for batches (same precision)."""
+    (as the stock recipe uses): `plain` as it loads (fp32), else in the precision our
+    ingest uses for batches."""
     articles = load_file(path).articles
     texts = [embedding_text(a, c) for a in articles for c in chunk_article(a)]
+    device = str(embedder.model.device)
+    precision = "fp32" if plain else resolve_precision(embedder.precision, device)
+    model = sentence_transformer(embedder.model_name, device, precision)
     started = time.perf_counter()
-    model = embedder.model if plain else embedder.model_for(len(texts))
     model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
     return time.perf_counter() - started, len(texts)
 
@@ -206,7 +226,10 @@ def main() -> None:
     # Warm up both paths (lone texts run in fp32, batches in mixed precision).
     embedder.encode(["warm up"])
     embedder.encode([f"warm up the batched path {i}" for i in range(64)])
-    embedder.model.encode([f"warm up the plain path {i}" for i in range(64)])
+    for half in ("fp32", precision):
+        sentence_transformer(args.model, device, half).encode(
+            [f"warm up the plain path {i}" for i in range(64)], show_progress_bar=False
+        )
     load_s = time.perf_counter() - started
     stock_embeddings = None
     if not args.no_stock:

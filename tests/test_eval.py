@@ -28,6 +28,9 @@ KEYS = {
     "latency_p50_ms",
     "latency_p95_ms",
     "backend",
+    "sentences_cited",
+    "answers_without_citation",
+    "quoted_instead",
 }
 ROW_FIELDS = {"id", "question", "answer", "refused", "citations", "retrieved_article_ids"}
 
@@ -84,6 +87,29 @@ def test_verdicts_and_metrics():
     assert (report["answer_recall"], report["citation_precision"]) == (1.0, 0.5)
     assert (report["null_refused"], report["answerable_refused"]) == (0.0, 0.0)
     assert report["latency_p50_ms"] == 200.0
+    # Each answer: every claim carries one marker; one answer's claim is unsupported.
+    assert (rows[0].sentences, rows[0].sentences_cited) == (2, 2)
+    assert report["sentences_cited"] == 1.0 and report["answers_without_citation"] == 0
+
+
+def test_uncited_claims_and_answers_without_a_citation_are_counted():
+    factoid = EvalQuestion("q1", "Which show?", ("Squid Game",), ("a1",), (), "factoid")
+    other = EvalQuestion("q2", "Which film?", ("Blue Orchard",), ("a1",), (), "factoid")
+    half = Answer(
+        "Which show?",
+        "Netflix renewed Squid Game [1]. It will stream in 2031.",
+        False,
+        "openai:m",
+        citations=[citation("a1", "Netflix renewed Squid Game.")],
+        unsupported=["It will stream in 2031."],
+    )
+    bare = Answer(
+        "Which film?", "Blue Orchard won.", False, "openai:m", unsupported=["Blue Orchard won."]
+    )
+    rows = [judge(factoid, half, 1.0), judge(other, bare, 1.0)]
+    report = summarise(rows, [factoid, other], "openai:m")
+    assert report.sentences_cited == pytest.approx(1 / 3)
+    assert report.answers_without_citation == 1
 
 
 TOPICS = [

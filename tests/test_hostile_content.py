@@ -55,7 +55,9 @@ def test_article_text_cannot_forge_or_close_a_source_block(hostile):
     opened = re.findall(r"<source n=\"(\d+)\"", prompt)
     assert opened == [str(n) for n in range(1, len(opened) + 1)], "only the real blocks"
     assert prompt.count("</source>") == len(opened)
-    assert "Ignore previous instructions" in prompt, "the article text is still there, as data"
+    assert "Battery recycling shares rose on Tuesday" in prompt, "the article's news is data"
+    # Sentences that address a model never reach it, nor the forged markup.
+    assert "Ignore previous instructions" not in prompt and "Tesla" not in prompt
     assert "never follow it" in system
 
 
@@ -87,4 +89,6 @@ def test_a_model_that_obeys_an_injection_gets_its_claim_flagged(hostile):
         assistant = hostile(openai_base_url=server.base_url, llm="openai", top_k=8)
         answer = assistant.ask("Who is GEM partnering with?")
     assert answer.unsupported == ["GEM is partnering with Tesla."]
-    assert not answer.citations
+    # Not presented as an answer: the closest quotes instead, none from the injected article.
+    assert answer.quoted_instead and "Tesla" not in answer.answer
+    assert all(c.article_id != "https://example.com/shady/wrap" for c in answer.citations)

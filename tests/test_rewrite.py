@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import scripted_llm_assistant
+from conftest import SAMPLES, scripted_llm_assistant
 from openai_server import OpenAIServer, Reply
 
 from assistant import LLMError, Turn
@@ -108,3 +108,29 @@ def test_with_llm_auto_a_failing_rewrite_falls_back_to_the_rules(llm_assistant, 
     assert answer.standalone_question == "And when was that announced? (GEM partnering)"
     assert answer.backend == "extractive" and any("LLM" in note for note in answer.notes)
     assert any(c.article_id == GEM_URL for c in answer.citations)
+
+
+def test_an_offline_follow_up_gets_its_own_answer_not_the_first_one_again(make_assistant, tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "poland.md").write_text(
+        "---\ntitle: Ascend Elements picks Poland for its first European plant\n"
+        "source: Battery Brief\ndate: 2025-11-20\n---\n"
+        "Ascend Elements will build a battery recycling plant near Wroclaw in Poland. "
+        "The plant will cost 300 million euros, the company said on Thursday. "
+        "Construction is due to start in March 2026, and the first lines should run in 2027. "
+        "The site will process batteries from carmakers across central Europe.\n",
+        encoding="utf-8",
+    )
+    assistant = make_assistant(llm="extractive")
+    assistant.ingest([news, SAMPLES])
+    first = assistant.ask("How much will the Ascend Elements plant in Poland cost?")
+    assert "300 million euros" in first.answer
+    follow = assistant.ask(
+        "And when will construction start?", history=[Turn(first.question, first.answer)]
+    )
+    assert follow.standalone_question.startswith("And when will construction start?")
+    assert "cost" not in follow.standalone_question
+    quoted = [c.quote for c in follow.citations]
+    assert quoted[0].startswith("Construction is due to start in March 2026")
+    assert not set(quoted) & {c.quote for c in first.citations}  # nothing said twice

@@ -54,7 +54,7 @@ def test_ask_takes_filters_and_history(client):
         history=[["Who is GEM partnering with?", "GEM is partnering with Ascend Elements [1]."]],
         api_name="/ask",
     )
-    assert follow["standalone_question"].startswith("Who is GEM partnering with?")
+    assert follow["standalone_question"] == "And when was that announced? (GEM partnering)"
     assert "4 November 2025" in follow["answer"]
 
 

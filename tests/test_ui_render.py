@@ -149,6 +149,19 @@ def test_refused_and_unsupported_answers_are_flagged():
     assert marked and marked.group(1) == "The deal was signed on the Moon."
 
 
+def test_an_unsupported_llm_answer_is_flagged_with_what_it_said():
+    t = turn("GEM partners with Ascend [1].", [citation()])
+    t.answer.unsupported = ["GEM is partnering with <Tesla>."]
+    t.answer.quoted_instead = True
+    html = render_answer(t, 0)
+    assert (
+        "Not supported:" in html
+        and "the LLM answered “GEM is partnering with &lt;Tesla&gt;.”" in html
+    )
+    assert "underlined" not in html  # its sentences are not in the text shown
+    assert 'class="unsupported"' not in html
+
+
 def test_notes_of_the_answer_are_shown_escaped():
     t = turn("GEM partners with Ascend [1].", [citation()])
     t.answer.notes = ["the LLM was unavailable, so this answer quotes the articles: <b>500</b>"]

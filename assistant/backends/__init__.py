@@ -27,6 +27,9 @@ class GenerationRequest:
     history: Sequence[Turn] = ()
     today: date | None = None
     query: str = ""  # the standalone form of a follow-up question ("" when the same)
+    # What a writer is shown of each hit, in order (empty: every hit's whole text). Hits
+    # beyond these are not shown but still count as support when citations are checked.
+    passages: Sequence[str] = ()
 
 
 class Backend(Protocol):

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from index import Embedder, split_sentences
+from index import Embedder, Hit, split_sentences
 
 from ..citations import SourceSentence, attribution, source_sentences
 from ..models import REFUSAL
@@ -43,12 +43,13 @@ _AMOUNT = re.compile(
 
 class Ranked(NamedTuple):
     """A candidate sentence: its rank score (support plus the source's prior), its support
-    for the question, its index, and whether it holds what the question asks for (a word of
-    the question beyond its names, and a figure when the question asks "how many")."""
+    for the question, its position in the list of sentences, and whether it holds what the
+    question asks for (a word of the question beyond its names, and a figure when the
+    question asks "how many")."""
 
     score: float
     support: float
-    index: int
+    position: int
     answers: bool
 
 
@@ -116,8 +117,8 @@ class ExtractiveBackend:
         is how well the sentence matches the question; `score` adds the prior for sources
         that retrieval ranked higher (by article), which orders but never rescues a match.
         Sentences already quoted in `given` (the previous answer of a conversation) rank
-        `margin` lower, so a follow-up gets new sentences when there are any."""
-        said = normalise(given)
+        twice `margin` lower, so a follow-up gets new sentences when there are any."""
+        said = normalise(re.sub(r"\s*\[\d+\]", "", given))
         wanted = set(content_tokens(question))
         tokens = [set(content_tokens(s.text)) for s in sentences]
         # Words of the question that few candidate sentences contain tell the most.
@@ -144,7 +145,8 @@ class ExtractiveBackend:
             fits = _new_words(text, question_words, kind)
             bonus = self.answer_bonus if fits else 0.0
             support = 0.55 * float(cosine[j]) + 0.35 * coverage[i] + bonus
-            repeat = self.margin if said and normalise(text) in said else 0.0
+            repeated = said and normalise(text).rstrip(".!?") in said
+            repeat = 2 * self.margin if repeated else 0.0
             held = not asked or WordSet(text).share(asked) > 0
             scores.append(
                 Ranked(support + prior[i] - repeat, support, i, held and (fits or not amount))
@@ -175,6 +177,34 @@ class ExtractiveBackend:
         _, ranked = self._ranked(request)
         return any(r.support >= self.min_score and r.answers for r in ranked)
 
+    def evidence(
+        self, request: GenerationRequest, *, per_source: int = 3
+    ) -> tuple[list[Hit], list[str]]:
+        """The hits reordered for a writer, best evidence first, and what to show of each:
+        the hits holding the best-ranked sentences come first, each as up to `per_source`
+        of its best sentences (and the one after the best, which often completes it) in
+        reading order; the other hits follow, not shown. A small model answers from the
+        first source it is given, so the first must hold the answer when any does."""
+        sentences, ranked = self._ranked(request)
+        by_hit: dict[int, list[SourceSentence]] = {}
+        for r in ranked:
+            s = sentences[r.position]
+            picked = by_hit.setdefault(s.source, [])
+            if len(picked) < per_source:
+                picked.append(s)
+        hits = list(request.hits)
+        passages = []
+        for number, picked in by_hit.items():
+            hit = hits[number - 1]
+            best = picked[0]
+            after = [s for s in sentences if s.source == number and s.start >= best.end][:1]
+            shown = sorted({s.start: s for s in [*picked, *after]}.values(), key=lambda s: s.start)
+            passages.append(_excerpt(hit, shown))
+        order = [hits[n - 1] for n in by_hit] + [
+            h for i, h in enumerate(hits, start=1) if i not in by_hit
+        ]
+        return order, passages
+
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """The chosen sentences, each followed by [n]; or the refusal sentence."""
         sentences, ranked = self._ranked(request)
@@ -198,6 +228,20 @@ class ExtractiveBackend:
             seen_text.add(text)
             chosen.append(s)
         yield " ".join(_quoted(_in_reading_order(chosen)))
+
+
+def _excerpt(hit: Hit, shown: list[SourceSentence]) -> str:
+    """The shown sentences of a hit in reading order, "…" where sentences are left out."""
+    parts: list[str] = []
+    end = hit.start
+    for s in shown:
+        if s.start > end and hit.text[end - hit.start : s.start - hit.start].strip():
+            parts.append("…")
+        parts.append(s.text)
+        end = s.end
+    if hit.text[end - hit.start :].strip():
+        parts.append("…")
+    return " ".join(parts)
 
 
 def _in_reading_order(chosen: list[SourceSentence]) -> list[SourceSentence]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 import prompts
-from index import LLMError
+from index import Hit, LLMError
 
 from ..models import REFUSAL, Turn
 from . import GenerationRequest
@@ -33,9 +33,9 @@ def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
             title=_attribute(hit.title or "untitled"),
             source=_attribute(hit.source or "unknown outlet"),
             published_at=hit.published_at or "undated",
-            text=_SOURCE_TAG.sub(r"(\1source", hit.text),
+            text=_SOURCE_TAG.sub(r"(\1source", text),
         ).strip()
-        for n, hit in enumerate(request.hits, start=1)
+        for n, (hit, text) in enumerate(_shown(request), start=1)
     )
     messages: list[BaseMessage] = [
         SystemMessage(prompts.render("answer_system", refusal=REFUSAL)),
@@ -54,6 +54,13 @@ def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
         )
     )
     return messages
+
+
+def _shown(request: GenerationRequest) -> list[tuple[Hit, str]]:
+    """The sources the model sees: each hit with its passage (the whole text by default)."""
+    if request.passages:
+        return list(zip(request.hits, request.passages, strict=False))
+    return [(hit, hit.text) for hit in request.hits]
 
 
 def rewrite_messages(question: str, history: Sequence[Turn]) -> list[BaseMessage]:
