@@ -18,7 +18,7 @@ from index import Hit, LLMError, SearchFilter
 
 from .backends import Backend, GenerationRequest
 from .backends.extractive import ExtractiveBackend
-from .citations import SupportScorer, check_citations
+from .citations import Checked, SupportScorer, check_citations
 from .dates import DateIntent
 from .models import REFUSAL, Answer, AnswerChunk, Turn
 from .retrieval import Retrieval, Searcher
@@ -53,10 +53,11 @@ def build_chain(
 
     The same rules decide what is answerable whoever writes: a question about a time the
     index holds nothing near, or one no retrieved sentence answers (`quoter.answerable`),
-    is refused before a model is asked. An answer whose main claim no source supports is
-    replaced by the closest quotes (`quoter`), marked as such. When `backend` fails (an
-    LLM that is down, rate limited or broken) and a `fallback` is given, the fallback
-    answers instead and the answer carries a note saying so."""
+    is refused before a model is asked. A writer's answer that is not one (its main claim
+    has no support, it refuses although the rules found an answer, or it gives no figure
+    for a "how much" question) is replaced by the closest quotes (`quoter`), marked as such.
+    When `backend` fails (an LLM that is down, rate limited or broken) and a `fallback` is
+    given, the fallback answers instead and the answer carries a note saying so."""
 
     # An LLM backend rewrites follow-ups itself; otherwise the rule-based rewrite does.
     rewriter = getattr(backend, "rewrite", None)
@@ -126,13 +127,12 @@ def build_chain(
         checked = check_citations("".join(parts), hits, scorer, question=asked)
         notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
         quoted_instead = False
-        if not checked.refused and not checked.main_supported and used is not quoter:
-            # The writer's answer has no support: show what the articles do say instead.
-            notes.append(
-                "No indexed article supports the LLM's answer, so this answer quotes the "
-                "closest passages instead"
-            )
-            said = checked.unsupported or [checked.text]
+        why = _not_an_answer(checked, request, quoter) if used is not quoter and hits else ""
+        if why:
+            # The offline rules found sentences that answer the question (else it would
+            # have been refused before the writer was asked): show what they say instead.
+            notes.append(f"{why}, so this answer quotes the closest passages instead")
+            said = checked.unsupported
             request = replace(request, passages=())
             checked = check_citations("".join(quoter.generate(request)), hits, scorer)
             checked.unsupported = said
@@ -156,6 +156,17 @@ def build_chain(
         )
 
     return RunnableLambda(retrieve, name="retrieve") | RunnableLambda(answer, name="answer")
+
+
+def _not_an_answer(checked: Checked, request: GenerationRequest, quoter: ExtractiveBackend) -> str:
+    """Why a writer's checked answer must not be shown as the answer ("" when it may)."""
+    if checked.refused:
+        return "The LLM found no answer in the sources"
+    if not checked.main_supported:
+        return "No indexed article supports the LLM's answer"
+    if not quoter.responsive(request, checked.text):
+        return "The LLM's answer does not give the figure asked for"
+    return ""
 
 
 def _date_notes(intent: DateIntent | None, covered: bool) -> list[str]:

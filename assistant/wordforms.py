@@ -115,11 +115,14 @@ _KEY = re.compile(r"#[0-9.]+%?|[^\W\d_][\w'’-]*")
 
 def key_words(text: str) -> set[str]:
     """Names and figures of a text: capitalised words after the first (short acronyms
-    such as CEO or EU aside, which are often spelled out elsewhere) and numbers."""
+    such as CEO or EU aside, which are often spelled out elsewhere) and numbers. In a
+    short answer ("Kansas City."), which is all names, the first word counts too."""
     found = _KEY.findall(canonical_numbers(text))
+    short = len(claim_words(text)) < 4
     keys = set()
     for i, w in enumerate(found):
-        if w.startswith("#") or (i > 0 and w[0].isupper() and not (w.isupper() and len(w) <= 3)):
+        named = (i > 0 or short) and w[0].isupper() and not (w.isupper() and len(w) <= 3)
+        if w.startswith("#") or named:
             keys.update(claim_words(w))
     return keys
 

@@ -39,6 +39,22 @@ def test_questions_the_articles_do_not_cover_are_refused(sample_assistant, quest
     assert answer.refused and answer.answer == REFUSAL and not answer.citations
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The index knows these companies and people, not what is asked about them.
+        "How much does Ascend Elements' chief executive earn?",
+        "What is GEM's share price?",
+        "How many employees does Redwood Materials have?",
+    ],
+)
+def test_a_question_about_an_indexed_company_the_articles_do_not_answer_is_refused(
+    sample_assistant, question
+):
+    answer = sample_assistant.ask(question)
+    assert answer.refused and answer.answer == REFUSAL and not answer.citations
+
+
 def test_every_citation_is_exact_and_used(sample_assistant):
     for question in (
         "When did Northvolt file for bankruptcy protection?",

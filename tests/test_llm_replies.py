@@ -108,6 +108,13 @@ def test_a_short_answer_is_checked_with_its_question(assistant, server):
     assert answer.citations[0].article_id == GEM_URL
 
 
+def test_a_short_answer_naming_the_wrong_one_is_not_presented(assistant, server):
+    # "Kansas City." for a question about New York: in a bare answer every name counts.
+    answer = answer_with(assistant, server, "Tesla Elements.")
+    assert answer.quoted_instead and answer.unsupported == ["Tesla Elements."]
+    assert "Ascend Elements" in answer.answer
+
+
 def test_a_question_the_articles_do_not_answer_is_refused_before_the_model_is_asked(
     assistant, server
 ):
@@ -127,9 +134,36 @@ def test_a_question_the_articles_do_not_answer_is_refused_before_the_model_is_as
         "I don't know.",
     ],
 )
-def test_the_models_own_not_covered_reply_is_a_refusal(assistant, server, reply):
+def test_the_models_own_not_covered_reply_is_recognised(assistant, server, reply):
+    # The offline rules found sentences that answer the question (else the model would not
+    # have been asked): the refusal is not shown as the answer, the closest quotes are.
     answer = answer_with(assistant, server, reply)
-    assert answer.refused and answer.answer == REFUSAL and not answer.citations
+    assert answer.quoted_instead and not answer.refused
+    assert "Ascend Elements" in answer.answer and answer.citations[0].article_id == GEM_URL
+    assert any("The LLM found no answer in the sources" in n for n in answer.notes)
+    assert reply not in answer.answer
+
+
+def test_an_answer_without_the_figure_asked_for_is_not_presented(make_assistant, tmp_path, server):
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "lunch.md").write_text(
+        "---\ntitle: Buffett lunch sells for a record\nsource: Example Wire\ndate: 2022-06-18\n"
+        "---\nAn anonymous bidder paid a record $19 million for a private lunch with Warren "
+        "Buffett, the charity said on Friday.\n",
+        encoding="utf-8",
+    )
+    assistant = make_assistant(
+        llm="openai", openai_base_url=server.base_url, openai_api_key="sk-test", llm_retries=0
+    )
+    assistant.ingest([news])
+    # What the real model did: restate the question, supported but with no figure in it.
+    server.script(
+        Reply("An anonymous bidder paid a record-breaking sum for a lunch with Buffett [1].")
+    )
+    answer = assistant.ask("How much did a bidder pay for a private lunch with Warren Buffett?")
+    assert answer.quoted_instead and "$19 million" in answer.answer
+    assert any("does not give the figure asked for" in n for n in answer.notes)
 
 
 def test_a_gap_the_model_names_after_its_answer_becomes_a_note(assistant, server):

@@ -120,7 +120,7 @@ def test_the_gem_question_streams_a_cited_answer_that_opens_its_source(chat):
     expect(follow.locator(".answer-text")).to_contain_text("4 November 2025")
     expect(follow.locator(".source-title")).to_contain_text([GEM_TITLE])
     expect(follow.locator(".answer-notes")).to_contain_text(
-        "Searched for: “Who is GEM partnering with? And when was that announced?”"
+        "Searched for: “And when was that announced? (GEM partnering)”"
     )
     chat.shot("04-follow-up")
 
@@ -176,7 +176,7 @@ def test_citations_stay_with_their_answers_as_the_chat_grows_and_after_a_reload(
     # The restored conversation still carries follow-ups.
     follow = chat.ask("And when was that announced?")
     expect(follow.locator(".answer-notes")).to_contain_text(
-        "Searched for: “When did Northvolt file for bankruptcy protection? And when was that"
+        "Searched for: “And when was that announced? (Northvolt file bankruptcy protection)”"
     )
     open_source(1)
     expect(viewer.locator(".viewer-title")).to_contain_text("Northvolt")

@@ -168,6 +168,15 @@ class ExtractiveBackend:
         self._last = (key, sentences, ranked)
         return sentences, ranked
 
+    def responsive(self, request: GenerationRequest, answer: str) -> bool:
+        """False when a question asks for a figure ("How much ...?") and `answer` gives
+        none: a writer's answer that restates the question answers nothing."""
+        question = request.query or request.question
+        if _AMOUNT.search(question) is None:
+            return True
+        words = {w.lower() for w in re.findall(r"[\w’'&.-]+", question)}
+        return _new_words(re.sub(r"\[\d+\]", "", answer), words, "quantity")
+
     def answerable(self, request: GenerationRequest) -> bool:
         """True when a retrieved sentence answers the question well enough to quote it:
         the rule that refuses a question before any backend, LLM or not, answers it. The
@@ -183,8 +192,8 @@ class ExtractiveBackend:
         """The hits reordered for a writer, best evidence first, and what to show of each:
         the hits holding the best-ranked sentences come first, each as up to `per_source`
         of its best sentences (and the one after the best, which often completes it) in
-        reading order; the other hits follow, not shown. A small model answers from the
-        first source it is given, so the first must hold the answer when any does."""
+        reading order; the other hits follow, not shown. A small model leans on the first
+        source it is given, so the first holds the best evidence."""
         sentences, ranked = self._ranked(request)
         by_hit: dict[int, list[SourceSentence]] = {}
         for r in ranked:
