@@ -119,3 +119,22 @@ def test_control_characters_are_stripped_from_questions(sample_assistant):
     answer = sample_assistant.ask("Who is\x00 GEM\x1b partnering\x07 with?")
     assert answer.question == "Who is GEM partnering with?"
     assert "Ascend Elements" in answer.answer
+
+
+def test_a_quoted_sentence_without_a_full_stop_does_not_run_into_the_next(make_assistant, tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "list.md").write_text(
+        "---\ntitle: Acme opens two plants\nsource: Example Wire\ndate: 2025-03-03\n---\n"
+        "Acme opened a battery plant in Ohio and another in Texas\n\n"
+        "The Ohio battery plant will employ 300 people and the Texas plant 200 people.\n",
+        encoding="utf-8",
+    )
+    assistant = make_assistant(llm="extractive")
+    assistant.ingest([news])
+    answer = assistant.ask(
+        "Where did Acme open battery plants, and how many people will they employ?"
+    )
+    assert not answer.unsupported
+    assert len(answer.citations) == 2 and answer.answer.count("[") == 2
+    assert "Ohio and another in Texas [1]." in answer.answer

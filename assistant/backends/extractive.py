@@ -274,7 +274,12 @@ def _quoted(chosen: Sequence[SourceSentence]) -> Iterator[str]:
         if s.hit.article_id not in introduced:
             introduced.add(s.hit.article_id)
             lead = attribution(s.hit.published_at, s.hit.source, headline(s.hit.title))
-        yield f"{lead}{s.text} [{s.source}]"
+        # A sentence without a full stop (a list item, a caption) would run into the next.
+        text = s.text if _ENDS.search(s.text) else f"{s.text}."
+        yield f"{lead}{text} [{s.source}]"
+
+
+_ENDS = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 def _unique(sentences: list[SourceSentence]) -> list[SourceSentence]:
