@@ -125,10 +125,11 @@ def build_chain(
         started = time.perf_counter()
         asked = request.query or request.question
         checked = check_citations("".join(parts), hits, scorer, question=asked)
-        notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
         quoted_instead = False
         why = _not_an_answer(checked, request, quoter) if used is not quoter and hits else ""
-        if why:
+        if not why:
+            notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
+        else:
             # The offline rules found sentences that answer the question (else it would
             # have been refused before the writer was asked): show what they say instead.
             notes.append(f"{why}, so this answer quotes the closest passages instead")

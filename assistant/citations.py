@@ -421,7 +421,7 @@ def check_citations(
     first = next((c for c in claims if kinds[id(c)] in ("claim", "limit")), None)
     if first is None or kinds[id(first)] == "limit":
         # The answer opens by saying the sources do not hold it (or says nothing).
-        return Checked(REFUSAL, refused=True, limits=[c.text for c in claims if c is first])
+        return Checked(REFUSAL, refused=True)
     cores = [_claim_core(c.text) for c in checked_claims]
     contexts = [
         f"{question} {core}" if question and len(claim_words(core)) < 4 else core for core in cores
