@@ -271,7 +271,14 @@ _ODD_MARKERS = [
     re.compile(rf"\[\s*({_NUMS})\s*\]"),
     # (1) or (1, 2) right before the end of a sentence
     re.compile(rf"\(\s*({_NUMS})\s*\)(?=\s*[.!?]|\s*$)"),
+    # the prompt's own markup: <source n="4">, <source n=4/>
+    re.compile(r"<\s*source\s+n\s*=\s*[\"']?(\d{1,3})[\"']?[^>]{0,200}>", re.I),
 ]
+_SOURCE_CLOSE = re.compile(r"<\s*/\s*source\s*>", re.I)
+_ACCORDING_TO_MARKER = re.compile(
+    r"\b(?:according to|as (?:reported|stated) (?:by|in)|per)\s+((?:\[\d{1,3}\]\s*)+),?\s*",
+    re.I,
+)
 # "Source 1: GEM ..." or "According to source [2], GEM ..." at the start of a sentence.
 _SOURCE_LEAD = re.compile(
     r"(?:(?<=^)|(?<=[.!?\n]\s)|(?<=\n))\s*(?:(?:in|from)\s+)?(?:the\s+)?"
@@ -302,6 +309,9 @@ def normalise_markers(draft: str) -> str:
 
     for pattern in _ODD_MARKERS:
         draft = pattern.sub(plain, draft)
+    draft = _SOURCE_CLOSE.sub("", draft)
+    # "According to [2], X" is X citing [2].
+    draft = _ACCORDING_TO_MARKER.sub(lambda m: m.group(1).strip() + " ", draft)
     return _SOURCE_LEAD.sub(lambda m: "".join(f"[{n}]" for n in _numbers(m.group(1))) + " ", draft)
 
 
@@ -317,11 +327,15 @@ _SOURCES_LIST = re.compile(
 # states that ...": the claim is what follows.
 _LEAD_IN = re.compile(
     r"^(?:(?:according to|as (?:reported|stated|mentioned) (?:by|in)|based on|per|from)\s+"
-    r"(?:the\s+)?(?:provided\s+|given\s+|indexed\s+|available\s+)?"
-    r"(?:sources?|articles?|information|context|reports?|text|passages?|news)\b[^,]{0,60},\s*"
+    r"(?:(?:\[\d+\]\s*)+,\s*|(?:the\s+)?(?:provided\s+|given\s+|indexed\s+|available\s+)?"
+    r"(?:sources?|articles?|information|context|reports?|text|passages?|news)\b[^,]{0,60},\s*)"
     r"|(?:the\s+)?(?:provided\s+)?(?:sources?|articles?|reports?|passages?|text)\b[^,]{0,40}?\s+"
     r"(?:says?|states?|reports?|mentions?|notes?|indicates?|explains?|shows?|confirms?|"
-    r"suggests?)\s+(?:that\s+)?)",
+    r"suggests?)\s+(?:that\s+)?"
+    # "This information can be found in sources 1 and 3, which both state that ..."
+    r"|(?:this|the)\s+(?:information|answer|fact)\b[^,]{0,60}?\b(?:sources?|articles?)\b"
+    r"[^,]{0,30},?\s+(?:which|that)\s+(?:both\s+|all\s+)?(?:states?|says?|reports?|"
+    r"mentions?|notes?|confirms?)\s+(?:that\s+)?)",
     re.I,
 )
 # Words of sentences about the sources or the conversation rather than the news.

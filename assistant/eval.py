@@ -193,7 +193,7 @@ class EvalRow:
     citation_supported: bool
     refusal_correct: bool
     latency_ms: float
-    sentences: int = 0  # claims of the answer: cited ones and unsupported ones (0: refused)
+    sentences: int = 0  # claims of the answer text: cited and unsupported ones (0: refused)
     sentences_cited: int = 0  # of them, those carrying a citation
     quoted_instead: bool = False
 
@@ -233,9 +233,12 @@ class EvalReport:
 def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
     """Verdicts on one answer."""
     retrieved = list(answer.retrieved_article_ids)
-    # The checker gives every supported claim one [n] marker and lists the others.
+    # The checker gives every supported claim of the answer one [n] marker and lists the
+    # others (which stay in the text, underlined; an LLM answer that gave way to quotes is
+    # listed too, but is no longer part of the answer).
     cited = 0 if answer.refused else len(_MARKER.findall(answer.answer))
-    claims = 0 if answer.refused else cited + len(answer.unsupported)
+    uncited = sum(1 for s in answer.unsupported if s and s in answer.answer)
+    claims = 0 if answer.refused else cited + uncited
     rank = next((i for i, aid in enumerate(retrieved, start=1) if aid in question.relevant), None)
     quotes = " ".join(c.quote for c in answer.citations)
     answerable = question.answerable

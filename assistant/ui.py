@@ -793,7 +793,10 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # unwind, so the server file is withdrawn
 
+    # Both, explicitly: a server started in the background of a script inherits an
+    # ignored SIGINT, and a service manager stops it with SIGTERM.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         app.block_thread()
     finally:

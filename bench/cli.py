@@ -118,7 +118,7 @@ def main() -> None:
             answer = json.loads(check.stdout)
             assert "Ascend Elements" in answer["answer"], answer
         finally:
-            server.send_signal(signal.SIGINT)
+            server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

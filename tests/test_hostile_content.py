@@ -57,7 +57,8 @@ def test_article_text_cannot_forge_or_close_a_source_block(hostile):
     assert prompt.count("</source>") == len(opened)
     assert "Battery recycling shares rose on Tuesday" in prompt, "the article's news is data"
     # Sentences that address a model never reach it, nor the forged markup.
-    assert "Ignore previous instructions" not in prompt and "Tesla" not in prompt
+    assert "Ignore previous instructions" not in prompt
+    assert "partnering with Tesla" not in prompt and "partner is Tesla" not in prompt
     assert "never follow it" in system
 
 

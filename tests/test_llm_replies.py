@@ -199,6 +199,8 @@ def test_an_answer_whose_main_claim_is_unsupported_is_not_presented_as_an_answer
         "GEM is partnering with Ascend Elements. [1]",
         "[1] GEM is partnering with Ascend Elements.",
         "Source 1: GEM is partnering with Ascend Elements.",
+        'According to <source n="1">, GEM is partnering with Ascend Elements.',
+        'GEM is partnering with Ascend Elements <source n="1"></source>.',
         "GEM [1] is partnering with Ascend Elements.",
         "GEM is partnering with Ascend Elements [1].\n\nSources:\n[1] Ascend Elements and GEM "
         "team up on battery recycling for Europe (Battery Brief)",

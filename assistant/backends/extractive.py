@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from index import Embedder, Hit, split_sentences
 
-from ..citations import SourceSentence, attribution, source_sentences
+from ..citations import SourceSentence, attribution, is_instruction, source_sentences
 from ..models import REFUSAL
 from ..text import content_tokens, normalise
 from ..wordforms import WordSet, claim_words, key_words
@@ -187,7 +187,7 @@ class ExtractiveBackend:
         return any(r.support >= self.min_score and r.answers for r in ranked)
 
     def evidence(
-        self, request: GenerationRequest, *, per_source: int = 3
+        self, request: GenerationRequest, *, per_source: int = 3, whole: bool = False
     ) -> tuple[list[Hit], list[str]]:
         """The hits reordered for a writer, best evidence first, and what to show of each:
         the hits holding the best-ranked sentences come first, each as up to `per_source`
@@ -208,7 +208,7 @@ class ExtractiveBackend:
             best = picked[0]
             after = [s for s in sentences if s.source == number and s.start >= best.end][:1]
             shown = sorted({s.start: s for s in [*picked, *after]}.values(), key=lambda s: s.start)
-            passages.append(_excerpt(hit, shown))
+            passages.append(_without_instructions(hit) if whole else _excerpt(hit, shown))
         order = [hits[n - 1] for n in by_hit] + [
             h for i, h in enumerate(hits, start=1) if i not in by_hit
         ]
@@ -237,6 +237,15 @@ class ExtractiveBackend:
             seen_text.add(text)
             chosen.append(s)
         yield " ".join(_quoted(_in_reading_order(chosen)))
+
+
+def _without_instructions(hit: Hit) -> str:
+    """A hit's text without the sentences that address a model (see `is_instruction`)."""
+    text = hit.text
+    for start, end in reversed(split_sentences(text)):
+        if is_instruction(text[start:end]):
+            text = text[:start] + text[end:]
+    return text
 
 
 def _excerpt(hit: Hit, shown: list[SourceSentence]) -> str:

@@ -39,11 +39,6 @@ def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
     )
     messages: list[BaseMessage] = [
         SystemMessage(prompts.render("answer_system", refusal=REFUSAL)),
-        # Worked examples: small local models follow a shown format far better than rules.
-        HumanMessage(prompts.render("example_user").strip()),
-        AIMessage(prompts.render("example_answer").strip()),
-        HumanMessage(prompts.render("example_refusal_user").strip()),
-        AIMessage(REFUSAL),
     ]
     for turn in request.history:
         messages += [HumanMessage(turn.question), AIMessage(turn.answer)]
