@@ -172,3 +172,19 @@ def test_with_openai_chosen_explicitly_a_failure_is_an_error_not_a_fallback(llm_
     server.script(Reply("GEM Co. is partnering with Ascend", stop_after=2))
     with pytest.raises(LLMError):
         llm_assistant(llm="openai").ask("Who is GEM partnering with?")
+
+
+def test_the_model_sees_the_best_evidence_first_as_its_best_sentences(llm_assistant, server):
+    server.script(Reply("Its first big customer is Crusoe [1]."))
+    answer = llm_assistant().ask("Who is Redwood Materials' first big storage customer?")
+    prompt = server.requests[-1]["body"]["messages"][-1]["content"]
+    blocks = re.findall(r'<source n="(\d+)" title="([^"]*)"[^>]*>\n(.*?)\n</source>', prompt, re.S)
+    number, title, first = blocks[0]
+    assert number == "1" and title.startswith("Redwood Materials turns used EV batteries")
+    assert "Its first big customer is Crusoe" in first
+    # Sources are shown as their best sentences, with "…" where sentences are left out.
+    assert any("…" in text for _, _, text in blocks)
+    assert answer.citations[0].quote == (
+        "Its first big customer is Crusoe, a company that builds data centers for artificial "
+        "intelligence."
+    )

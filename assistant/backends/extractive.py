@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from index import Embedder, Hit, split_sentences
 
-from ..citations import SourceSentence, attribution, is_instruction, source_sentences
+from ..citations import SourceSentence, attribution, source_sentences
 from ..models import REFUSAL
 from ..text import content_tokens, normalise
 from ..wordforms import WordSet, claim_words, key_words
@@ -187,13 +187,14 @@ class ExtractiveBackend:
         return any(r.support >= self.min_score and r.answers for r in ranked)
 
     def evidence(
-        self, request: GenerationRequest, *, per_source: int = 3, whole: bool = False
+        self, request: GenerationRequest, *, per_source: int = 3
     ) -> tuple[list[Hit], list[str]]:
         """The hits reordered for a writer, best evidence first, and what to show of each:
         the hits holding the best-ranked sentences come first, each as up to `per_source`
         of its best sentences (and the one after the best, which often completes it) in
-        reading order; the other hits follow, not shown. A small model leans on the first
-        source it is given, so the first holds the best evidence."""
+        reading order; the other hits follow, not shown. A small model leans on the first source
+        it is given, so the first holds the best evidence; on RealTime QA, excerpts gave a
+        1.5B model recall 0.622 against 0.467-0.511 for whole chunks."""
         sentences, ranked = self._ranked(request)
         by_hit: dict[int, list[SourceSentence]] = {}
         for r in ranked:
@@ -208,7 +209,7 @@ class ExtractiveBackend:
             best = picked[0]
             after = [s for s in sentences if s.source == number and s.start >= best.end][:1]
             shown = sorted({s.start: s for s in [*picked, *after]}.values(), key=lambda s: s.start)
-            passages.append(_without_instructions(hit) if whole else _excerpt(hit, shown))
+            passages.append(_excerpt(hit, shown))
         order = [hits[n - 1] for n in by_hit] + [
             h for i, h in enumerate(hits, start=1) if i not in by_hit
         ]
@@ -237,15 +238,6 @@ class ExtractiveBackend:
             seen_text.add(text)
             chosen.append(s)
         yield " ".join(_quoted(_in_reading_order(chosen)))
-
-
-def _without_instructions(hit: Hit) -> str:
-    """A hit's text without the sentences that address a model (see `is_instruction`)."""
-    text = hit.text
-    for start, end in reversed(split_sentences(text)):
-        if is_instruction(text[start:end]):
-            text = text[:start] + text[end:]
-    return text
 
 
 def _excerpt(hit: Hit, shown: list[SourceSentence]) -> str:
