@@ -7,18 +7,18 @@ then one chunk carrying the final `Answer`; `chain.invoke(inputs)` returns their
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from index import Hit, LLMError, SearchFilter
+from index import LLMError, SearchFilter
 
-from .backends import Backend, GenerationRequest
+from .backends import Backend, GenerationRequest, QuotingBackend
 from .backends.extractive import ExtractiveBackend
-from .citations import Checked, SupportScorer, check_citations
+from .citations import Checked, SupportScorer, check_citations, cite_quotes
 from .dates import DateIntent
 from .models import REFUSAL, Answer, AnswerChunk, Turn
 from .retrieval import Retrieval, Searcher
@@ -47,7 +47,7 @@ def build_chain(
     backend: Backend,
     scorer: SupportScorer,
     quoter: ExtractiveBackend,
-    fallback: Backend | None = None,
+    fallback: QuotingBackend | None = None,
 ) -> Runnable[ChainInput, AnswerChunk]:
     """Retrieval, generation and citation checking as one runnable.
 
@@ -84,68 +84,52 @@ def build_chain(
 
     def answer(state: dict[str, Any]) -> Iterator[AnswerChunk]:
         found: Retrieval = state["found"]
-        hits: list[Hit] = found.hits if found.covered else []
         timings: dict[str, float] = state["timings"]
         notes = _date_notes(found.dates, found.covered)
         started = time.perf_counter()
-        parts: list[str] = []
-        used = backend
         request = GenerationRequest(
             question=state["question"],
-            hits=hits,
+            hits=found.hits if found.covered else [],
             history=state["history"],
             today=state["today"],
             query=state["query"] if state["query"] != state["question"] else "",
         )
-        if hits and backend is not quoter:
-            if not quoter.answerable(request):
-                hits = []  # no retrieved sentence answers it: refused before the model is asked
-            else:
-                # The writer sees the best evidence first (the same numbering is checked).
-                hits, passages = quoter.evidence(request)
-                request = replace(request, hits=hits, passages=passages)
-        if hits:
-            try:
-                for piece in backend.generate(request):
-                    parts.append(piece)
-                    yield AnswerChunk(text=piece)
-            except LLMError as error:
-                if fallback is None:
-                    raise
-                notes.append(
-                    f"The LLM was unavailable, so this answer quotes the articles: {error}"
-                )
-                used = fallback
-                parts = list(fallback.generate(request))
-                yield AnswerChunk(text="".join(parts), restart=True)
-        else:
-            parts.append(REFUSAL)
-            yield AnswerChunk(text=REFUSAL)
-        timings["generate"] = _ms(started)
-        started = time.perf_counter()
-        asked = request.query or request.question
-        checked = check_citations("".join(parts), hits, scorer, question=asked)
+        writer: Backend = backend
         quoted_instead = False
-        why = _not_an_answer(checked, request, quoter) if used is not quoter and hits else ""
-        if not why:
-            notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
+        if request.hits and not isinstance(backend, QuotingBackend):
+            request = _gate(request, quoter)
+        if not request.hits or isinstance(writer, QuotingBackend):
+            checked = _quoted(writer, request)
+            timings["generate"] = _ms(started)
+            started = time.perf_counter()
+            yield AnswerChunk(text=checked.text)
         else:
-            # The offline rules found sentences that answer the question (else it would
-            # have been refused before the writer was asked): show what they say instead.
-            notes.append(f"{why}, so this answer quotes the closest passages instead")
-            said = checked.unsupported
-            request = replace(request, passages=())
-            checked = check_citations("".join(quoter.generate(request)), hits, scorer)
-            checked.unsupported = said
-            used, quoted_instead = quoter, not checked.refused
-            yield AnswerChunk(text=checked.text, restart=True)
+            writer, draft = yield from _write(writer, fallback, request, notes)
+            timings["generate"] = _ms(started)
+            started = time.perf_counter()
+            if writer is fallback:  # the writer failed: the fallback quoted instead
+                checked = _quoted(writer, request)
+            else:
+                asked = request.query or request.question
+                checked = check_citations(draft, request.hits, scorer, question=asked)
+                if why := _not_an_answer(checked, request, quoter):
+                    # The offline rules found sentences that answer the question (else it
+                    # was refused before the writer was asked): show what they say instead.
+                    notes.append(f"{why}, so this answer quotes the closest passages instead")
+                    said = checked.unsupported
+                    checked = cite_quotes(quoter.quotes(request))
+                    checked.unsupported = said
+                    writer, quoted_instead = quoter, not checked.refused
+                    yield AnswerChunk(text=checked.text, restart=True)
+                else:
+                    notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
         timings["cite"] = _ms(started)
         yield AnswerChunk(
             answer=Answer(
                 question=state["question"],
                 answer=checked.text,
                 refused=checked.refused,
-                backend=used.name,
+                backend=writer.name,
                 citations=checked.citations,
                 unsupported=checked.unsupported,
                 timings_ms=timings,
@@ -157,6 +141,46 @@ def build_chain(
         )
 
     return RunnableLambda(retrieve, name="retrieve") | RunnableLambda(answer, name="answer")
+
+
+def _gate(request: GenerationRequest, quoter: ExtractiveBackend) -> GenerationRequest:
+    """The request a writer gets: no sources when no retrieved sentence answers the
+    question (so it is refused before a model is asked), else the best evidence first
+    (the same numbering is checked afterwards)."""
+    if not quoter.answerable(request):
+        return replace(request, hits=[])
+    hits, passages = quoter.evidence(request)
+    return replace(request, hits=hits, passages=passages)
+
+
+def _quoted(writer: Backend, request: GenerationRequest) -> Checked:
+    """A quoting writer's answer, cited as it was quoted; a refusal without sources."""
+    if not request.hits or not isinstance(writer, QuotingBackend):
+        return Checked(REFUSAL, refused=True)
+    return cite_quotes(writer.quotes(request))
+
+
+def _write(
+    writer: Backend,
+    fallback: QuotingBackend | None,
+    request: GenerationRequest,
+    notes: list[str],
+) -> Generator[AnswerChunk, None, tuple[Backend, str]]:
+    """Stream a writer's draft; when the writer fails and a fallback is given, the fallback
+    writes instead (a note says so). Returns who wrote the draft, and the draft."""
+    parts: list[str] = []
+    try:
+        for piece in writer.generate(request):
+            parts.append(piece)
+            yield AnswerChunk(text=piece)
+    except LLMError as error:
+        if fallback is None:
+            raise
+        notes.append(f"The LLM was unavailable, so this answer quotes the articles: {error}")
+        parts = list(fallback.generate(request))
+        yield AnswerChunk(text="".join(parts), restart=True)
+        return fallback, "".join(parts)
+    return writer, "".join(parts)
 
 
 def _not_an_answer(checked: Checked, request: GenerationRequest, quoter: ExtractiveBackend) -> str:

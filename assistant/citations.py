@@ -23,13 +23,17 @@ from .text import normalise
 from .wordforms import WordSet, claim_words, key_words
 
 __all__ = [
+    "MARKER",
     "SUPPORT_THRESHOLD",
     "Checked",
+    "Quote",
     "SourceSentence",
     "SupportScorer",
     "attribution",
     "check_citations",
+    "cite_quotes",
     "context_of",
+    "full_stop",
     "is_filler",
     "is_instruction",
     "is_refusal",
@@ -37,6 +41,7 @@ __all__ = [
     "says_not_covered",
     "source_sentences",
     "split_claims",
+    "strip_markers",
     "without_attribution",
 ]
 
@@ -44,6 +49,9 @@ __all__ = [
 # the share of the claim's content words found in the sentence; see SupportScorer).
 SUPPORT_THRESHOLD = 0.5
 
+# The [n] citation marker, the one form a checked answer carries (one number each).
+MARKER = re.compile(r"\[(\d{1,3})\]")
+# Markers as a writer may group them: [1], [1, 2], [1; 3], with the space before them.
 _MARKERS = re.compile(r"\s*\[(\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*)\]")
 # Markers written after the full stop belong to the sentence before it.
 _MARKERS_AFTER_STOP = re.compile(
@@ -72,6 +80,11 @@ def attribution(published_at: str, source: str, headline: str = "") -> str:
     return f"On {format_date(day)}, {source or 'it was'} reported{titled}: "
 
 
+def strip_markers(text: str) -> str:
+    """`text` without its [n] markers (and the space before each)."""
+    return _MARKERS.sub("", text)
+
+
 def without_attribution(claim: str) -> str:
     """The claim without an "On <date>, <outlet> reported: " lead-in."""
     return _ATTRIBUTION.sub("", claim, count=1)
@@ -81,7 +94,7 @@ def without_attribution(claim: str) -> str:
 class SourceSentence:
     """A sentence of a retrieved chunk, with offsets into its article's body."""
 
-    source: int  # 1-based number of the chunk in the prompt
+    number: int  # 1-based number of the chunk among the sources (the [n] a writer uses)
     hit: Hit
     start: int
     end: int
@@ -447,7 +460,7 @@ def check_citations(
         extras=[context_of(s.hit) for s in sentences],
     )
     by_claim = {id(c): row for c, row in zip(checked_claims, matrix, strict=True)}
-    numbering: dict[tuple[str, int, int], Citation] = {}
+    numbering: _Numbering = {}
     unsupported: list[str] = []
     pieces: list[str] = []
     cursor = 0
@@ -473,22 +486,8 @@ def check_citations(
             main_supported = main_supported and claim is not first
             continue
         sentence, score = best
-        key = (sentence.hit.article_id, sentence.start, sentence.end)
-        if key not in numbering:
-            hit = sentence.hit
-            numbering[key] = Citation(
-                n=len(numbering) + 1,
-                article_id=hit.article_id,
-                title=hit.title,
-                source=hit.source,
-                published_at=hit.published_at,
-                url=hit.url,
-                quote=sentence.text,
-                start=sentence.start,
-                end=sentence.end,
-                score=round(float(score), 4),
-            )
-        pieces.append(_with_markers(claim.text, [numbering[key].n]))
+        n = _number(numbering, sentence, score)
+        pieces.append(_with_markers(claim.text, [n]))
     text = "".join(pieces).strip()
     if not text:
         return Checked(REFUSAL, refused=True, dropped=dropped, limits=limits)
@@ -503,13 +502,68 @@ def check_citations(
     )
 
 
+_Numbering = dict[tuple[str, int, int], Citation]
+
+
+def _number(numbering: _Numbering, sentence: SourceSentence, score: float) -> int:
+    """The answer's number for a cited sentence: the next free one the first time."""
+    key = (sentence.hit.article_id, sentence.start, sentence.end)
+    if key not in numbering:
+        hit = sentence.hit
+        numbering[key] = Citation(
+            n=len(numbering) + 1,
+            article_id=hit.article_id,
+            title=hit.title,
+            source=hit.source,
+            published_at=hit.published_at,
+            url=hit.url,
+            quote=sentence.text,
+            start=sentence.start,
+            end=sentence.end,
+            score=round(float(score), 4),
+        )
+    return numbering[key].n
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A claim a backend took word for word from a source sentence, after a lead-in that
+    says when, where and under which headline it was reported (see `attribution`)."""
+
+    sentence: SourceSentence
+    lead: str = ""
+
+
+_ENDS = re.compile(r"[.!?][\"'”’)\]]*$")
+
+
+def full_stop(text: str) -> str:
+    """A sentence ending in a full stop (a list item or a caption would run into the next)."""
+    return text if _ENDS.search(text) else f"{text}."
+
+
+def cite_quotes(quotes: Sequence[Quote]) -> Checked:
+    """The answer made of verbatim quotes: each cites the sentence it came from (support
+    1.0), numbered in order of first appearance; no quotes is a refusal. Nothing is
+    re-parsed or re-matched: a backend that quotes knows its sources."""
+    if not quotes:
+        return Checked(REFUSAL, refused=True)
+    numbering: _Numbering = {}
+    pieces = []
+    for quote in quotes:
+        s = quote.sentence
+        text = f"{quote.lead}{full_stop(s.text)}"
+        pieces.append(_with_markers(text, [_number(numbering, s, 1.0)]))
+    return Checked(" ".join(pieces), refused=False, citations=list(numbering.values()))
+
+
 def _best_support(
     claim: Claim, row: np.ndarray, sentences: list[SourceSentence], threshold: float
 ) -> tuple[SourceSentence, float] | None:
     """The cited sources' best sentence if it supports the claim, else the best anywhere."""
-    cited = {n for n in claim.markers if 1 <= n <= max((s.source for s in sentences), default=0)}
+    cited = {n for n in claim.markers if 1 <= n <= max((s.number for s in sentences), default=0)}
     if cited:
-        scoped = [i for i, s in enumerate(sentences) if s.source in cited]
+        scoped = [i for i, s in enumerate(sentences) if s.number in cited]
         if scoped:
             i = max(scoped, key=lambda j: row[j])
             if row[i] >= threshold:

@@ -1,21 +1,26 @@
-"""Answering backends: each turns a question and numbered sources into a draft answer
-whose sentences carry [n] markers. Citations are checked afterwards, whoever wrote it."""
+"""Answering backends: each turns a question and numbered sources into a draft answer.
+
+A writer (an LLM) streams free text whose sentences carry [n] markers; the chain checks
+every sentence against the sources afterwards. A quoting backend (the offline one) hands
+back its claims already tied to the source sentences they quote, so nothing it says is
+re-parsed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from index import Embedder, Hit
 
 from ..models import Turn
 
 if TYPE_CHECKING:
+    from ..citations import Quote
     from ..settings import Settings
 
-__all__ = ["Backend", "GenerationRequest", "make_backend"]
+__all__ = ["Backend", "GenerationRequest", "QuotingBackend", "make_backend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,15 @@ class Backend(Protocol):
 
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """Yield the draft answer piece by piece."""
+        ...
+
+
+@runtime_checkable
+class QuotingBackend(Backend, Protocol):
+    """A backend whose answer is made of source sentences it quotes word for word."""
+
+    def quotes(self, request: GenerationRequest) -> list[Quote]:
+        """The quotes that answer the question, in the order shown; none to refuse."""
         ...
 
 

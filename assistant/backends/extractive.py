@@ -11,7 +11,14 @@ from typing import Any, NamedTuple
 
 from index import Embedder, Hit, split_sentences
 
-from ..citations import SourceSentence, attribution, source_sentences
+from ..citations import (
+    Quote,
+    SourceSentence,
+    attribution,
+    full_stop,
+    source_sentences,
+    strip_markers,
+)
 from ..models import REFUSAL
 from ..text import content_tokens, normalise
 from ..wordforms import WordSet, claim_words, key_words
@@ -118,7 +125,7 @@ class ExtractiveBackend:
         that retrieval ranked higher (by article), which orders but never rescues a match.
         Sentences already quoted in `given` (the previous answer of a conversation) rank
         twice `margin` lower, so a follow-up gets new sentences when there are any."""
-        said = normalise(re.sub(r"\s*\[\d+\]", "", given))
+        said = normalise(strip_markers(given))
         wanted = set(content_tokens(question))
         tokens = [set(content_tokens(s.text)) for s in sentences]
         # Words of the question that few candidate sentences contain tell the most.
@@ -175,7 +182,7 @@ class ExtractiveBackend:
         if _AMOUNT.search(question) is None:
             return True
         words = {w.lower() for w in re.findall(r"[\w’'&.-]+", question)}
-        return _new_words(re.sub(r"\[\d+\]", "", answer), words, "quantity")
+        return _new_words(strip_markers(answer), words, "quantity")
 
     def answerable(self, request: GenerationRequest) -> bool:
         """True when a retrieved sentence answers the question well enough to quote it:
@@ -199,7 +206,7 @@ class ExtractiveBackend:
         by_hit: dict[int, list[SourceSentence]] = {}
         for r in ranked:
             s = sentences[r.position]
-            picked = by_hit.setdefault(s.source, [])
+            picked = by_hit.setdefault(s.number, [])
             if len(picked) < per_source:
                 picked.append(s)
         hits = list(request.hits)
@@ -207,7 +214,7 @@ class ExtractiveBackend:
         for number, picked in by_hit.items():
             hit = hits[number - 1]
             best = picked[0]
-            after = [s for s in sentences if s.source == number and s.start >= best.end][:1]
+            after = [s for s in sentences if s.number == number and s.start >= best.end][:1]
             shown = sorted({s.start: s for s in [*picked, *after]}.values(), key=lambda s: s.start)
             passages.append(_excerpt(hit, shown))
         order = [hits[n - 1] for n in by_hit] + [
@@ -215,29 +222,39 @@ class ExtractiveBackend:
         ]
         return order, passages
 
-    def generate(self, request: GenerationRequest) -> Iterator[str]:
-        """The chosen sentences, each followed by [n]; or the refusal sentence."""
+    def quotes(self, request: GenerationRequest) -> list[Quote]:
+        """The sentences that answer the question, each with its lead-in, ready to cite
+        (see `cite_quotes`); none when no sentence answers it well enough."""
         sentences, ranked = self._ranked(request)
         if not self.answerable(request):
-            yield REFUSAL
-            return
-        best = ranked[0][0]
-        lead = sentences[ranked[0][2]].hit.article_id
+            return []
+        best = ranked[0].score
+        lead = sentences[ranked[0].position].hit.article_id
         chosen: list[SourceSentence] = []
         seen_text: set[str] = set()
-        for score, _, i, _ in ranked:
-            if len(chosen) == self.max_sentences or score < best - self.margin:
+        for r in ranked:
+            if len(chosen) == self.max_sentences or r.score < best - self.margin:
                 break
-            s = sentences[i]
+            s = sentences[r.position]
             # Other articles only when nearly as good: they dilute the citations.
-            if s.hit.article_id != lead and score < best - self.margin / 3:
+            if s.hit.article_id != lead and r.score < best - self.margin / 3:
                 continue
             text = normalise(s.text)
             if text in seen_text or (len(content_tokens(text)) < 3 and chosen):
                 continue
             seen_text.add(text)
             chosen.append(s)
-        yield " ".join(_quoted(_in_reading_order(chosen)))
+        return list(_with_leads(_in_reading_order(chosen)))
+
+    def generate(self, request: GenerationRequest) -> Iterator[str]:
+        """The chosen sentences as text, each followed by its source's [n]; or the refusal."""
+        quotes = self.quotes(request)
+        if not quotes:
+            yield REFUSAL
+            return
+        yield " ".join(
+            f"{q.lead}{full_stop(q.sentence.text)} [{q.sentence.number}]" for q in quotes
+        )
 
 
 def _excerpt(hit: Hit, shown: list[SourceSentence]) -> str:
@@ -266,21 +283,16 @@ def headline(title: str) -> str:
     return " — ".join(p for p in parts if p).replace("“", "‘")
 
 
-def _quoted(chosen: Sequence[SourceSentence]) -> Iterator[str]:
-    """Each sentence with its marker; the first from each article says when, where and
-    under which headline it was reported (all from the index's metadata)."""
+def _with_leads(chosen: Sequence[SourceSentence]) -> Iterator[Quote]:
+    """Each sentence as a quote; the first from each article says when, where and under
+    which headline it was reported (all from the index's metadata)."""
     introduced: set[str] = set()
     for s in chosen:
         lead = ""
         if s.hit.article_id not in introduced:
             introduced.add(s.hit.article_id)
             lead = attribution(s.hit.published_at, s.hit.source, headline(s.hit.title))
-        # A sentence without a full stop (a list item, a caption) would run into the next.
-        text = s.text if _ENDS.search(s.text) else f"{s.text}."
-        yield f"{lead}{text} [{s.source}]"
-
-
-_ENDS = re.compile(r"[.!?][\"'”’)\]]*$")
+        yield Quote(s, lead)
 
 
 def _unique(sentences: list[SourceSentence]) -> list[SourceSentence]:
