@@ -340,11 +340,27 @@ def run_eval(
     for question in questions:
         started = time.perf_counter()
         answer = assistant.ask(question.question, today=question.question_date)
-        row = judge(question, answer, (time.perf_counter() - started) * 1000)
+        latency = (time.perf_counter() - started) * 1000
+        answer.retrieved_article_ids = ranked_articles(assistant, answer)
+        row = judge(question, answer, latency)
         rows.append(row)
         if on_row:
             on_row(row)
     return summarise(rows, questions, assistant.backend.name), rows
+
+
+def ranked_articles(assistant: NewsAssistant, answer: Answer, *, at_least: int = 10) -> list[str]:
+    """The answer's candidate articles, best first, ranked on by a wider dense search when
+    there are fewer than `at_least` (long articles can fill the candidate pool), so hit@10
+    and MRR@10 see ten articles where the index holds them. Only the eval needs this."""
+    ranked = list(answer.retrieved_article_ids)
+    if len(ranked) >= at_least:
+        return ranked
+    vector = assistant.embedder.embed_query(answer.standalone_question or answer.question)
+    for hit in assistant.store.search(vector, k=20 * at_least):
+        if hit.article_id not in ranked:
+            ranked.append(hit.article_id)
+    return ranked
 
 
 def format_table(reports: dict[str, EvalReport]) -> str:

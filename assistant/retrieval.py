@@ -2,24 +2,21 @@
 preference for the dates a question names, an optional cross-encoder re-ranker, and
 de-duplication so that the sources span several articles.
 
-`Searcher.retrieve` returns a typed `Retrieval` for the chain (and the eval);
-`NewsRetriever` wraps it as a LangChain retriever.
+`Searcher.retrieve` returns a typed `Retrieval` for the chain (and the eval).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
-
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from typing import TYPE_CHECKING
 
 from index import ChromaStore, Embedder, Hit, SearchFilter
+from index.models import date_to_int
 
 from .dates import DateIntent, resolve_dates
 
@@ -29,7 +26,7 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-__all__ = ["COVERAGE_SLACK_DAYS", "NewsRetriever", "Retrieval", "Searcher"]
+__all__ = ["COVERAGE_SLACK_DAYS", "DateCoverage", "Retrieval", "Searcher"]
 
 # A question about "this week" is still covered by an index whose newest article is this
 # many days older (or newer) than the window: news is reported late, indexes lag.
@@ -42,9 +39,37 @@ class Retrieval:
 
     query: str
     hits: list[Hit]
-    article_ids: list[str] = field(default_factory=list)  # best first, beyond the top k
+    article_ids: list[str] = field(default_factory=list)  # every candidate's, best first
     dates: DateIntent | None = None
     covered: bool = True  # False: the question names a time the index holds nothing near
+
+
+class DateCoverage:
+    """Which days the index holds news from, to tell whether a question about "this week"
+    has anything to be answered from. Read from the store's article rows and read again
+    only when the store changes (by this process or another), whatever search is used."""
+
+    def __init__(self, store: ChromaStore) -> None:
+        self.store = store
+        self._signature: str | None = None
+        self._days: list[int] = []  # YYYYMMDD of every dated article, sorted
+        self._lock = threading.Lock()
+
+    def published_between(self, since: date, until: date) -> int:
+        """How many indexed articles were published in [since, until]."""
+        with self._lock:
+            signature = self.store.signature()
+            if signature != self._signature:
+                self._days = sorted(
+                    d
+                    for r in self.store.records().values()
+                    if (d := _published_int(r.published_at))
+                )
+                self._signature = signature
+            days = self._days
+        return bisect.bisect_right(days, date_to_int(until)) - bisect.bisect_left(
+            days, date_to_int(since)
+        )
 
 
 @dataclass(slots=True)
@@ -114,7 +139,6 @@ class Searcher:
         keyword_weight: float = 1.0,
         date_weight: float = 1.0,
         rerank_depth: int = 20,
-        min_articles: int = 10,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -127,7 +151,7 @@ class Searcher:
         self.keyword_weight = keyword_weight
         self.date_weight = date_weight
         self.rerank_depth = rerank_depth
-        self.min_articles = min_articles
+        self.coverage = DateCoverage(store)
 
     @classmethod
     def from_settings(cls, store: ChromaStore, embedder: Embedder, settings: Settings) -> Searcher:
@@ -193,12 +217,6 @@ class Searcher:
         if self.reranker is not None:
             ranked = self._rerank(query, ranked)
         article_ids = list(dict.fromkeys(c.article_id for c in ranked))
-        if len(article_ids) < self.min_articles:
-            # Few articles among the candidates (long ones fill the pool): rank more,
-            # so callers that measure retrieval see at least `min_articles` when there are.
-            for hit in self.store.search(vector, k=pool * 5, where=where):
-                if hit.article_id not in article_ids:
-                    article_ids.append(hit.article_id)
         chosen = self._diverse(ranked, k)
         self._fill_hits(chosen)
         hits = [replace(c.hit, score=round(c.score, 6)) for c in chosen if c.hit is not None]
@@ -246,40 +264,7 @@ class Searcher:
 
     def _covers(self, intent: DateIntent | None) -> bool:
         """False when the question is anchored to a time the index has nothing near."""
-        if intent is None or not intent.anchored or self.keyword is None:
+        if intent is None or not intent.anchored:
             return True
         slack = timedelta(days=COVERAGE_SLACK_DAYS)
-        return self.keyword.published_between(intent.since - slack, intent.until + slack) > 0
-
-
-class NewsRetriever(BaseRetriever):
-    """A LangChain retriever over the news index (Documents carry the citation metadata)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    searcher: Any
-    k: int = 5
-    where: SearchFilter | None = None
-    today: date | None = None
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        found = self.searcher.retrieve(query, k=self.k, where=self.where, today=self.today)
-        return [
-            Document(
-                page_content=hit.text,
-                id=hit.chunk_id,
-                metadata={
-                    "article_id": hit.article_id,
-                    "title": hit.title,
-                    "source": hit.source,
-                    "published_at": hit.published_at,
-                    "url": hit.url,
-                    "start": hit.start,
-                    "end": hit.end,
-                    "score": hit.score,
-                },
-            )
-            for hit in found.hits
-        ]
+        return self.coverage.published_between(intent.since - slack, intent.until + slack) > 0

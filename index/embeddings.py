@@ -101,8 +101,8 @@ def _load_model(model: str, device: str) -> Any:
 def _load_half_model(model: str, device: str, precision: str) -> Any:
     """A copy of the model with its weights in bf16 or fp16, for batches of documents.
 
-    Casting the weights once beats autocast, which re-casts every weight on every batch:
-    on a 2-core CPU with AMX, 59 chunks/s against 47 with autocast (fp32: 27)."""
+    Casting the weights once beats autocast, which re-casts every weight on every batch
+    (bench/ingest.py measures both)."""
     import copy
 
     import torch
@@ -113,8 +113,8 @@ def _load_half_model(model: str, device: str, precision: str) -> Any:
 
 def _default_batch_tokens(device: str) -> int:
     """Word pieces per encoder batch: a GPU wants big batches; on a CPU, batches of about
-    4k word pieces keep the activations in cache and measured about a third faster than
-    64 texts of up to 256 word pieces each (see bench/ingest.py)."""
+    4k word pieces keep the activations in cache, which beats batches of a fixed number of
+    texts (bench/ingest.py measures it)."""
     return 65_536 if device.startswith("cuda") else 4_096
 
 

@@ -1,11 +1,11 @@
 """Sentence-transformers models of the common shape (a transformer, mean pooling, optional
 normalisation), run on transformers alone.
 
-Importing sentence-transformers costs 3-4 s on a 2-core machine (it pulls in scikit-learn,
-SciPy and pandas for training and evaluation code an index never runs), most of a CLI
-question's start-up. A model whose folder describes exactly that shape (modules.json,
-1_Pooling/config.json, sentence_bert_config.json) loads here in about a second and gives
-the same vectors; any other model goes through sentence-transformers.
+Importing sentence-transformers pulls in scikit-learn, SciPy and pandas for training and
+evaluation code an index never runs, and was most of a CLI question's start-up (bench/cli.py
+measures it). A model whose folder describes exactly that shape (modules.json,
+1_Pooling/config.json, sentence_bert_config.json) loads here without them and gives the
+same vectors; any other model goes through sentence-transformers.
 
 Imported only from `embeddings._load_model`, so torch loads when a model does.
 """

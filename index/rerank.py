@@ -36,10 +36,6 @@ class CrossEncoderReranker:
         self.device = device
         self.batch_size = batch_size
 
-    def load(self) -> None:
-        """Load the model now (so a bad name fails at start-up, not on the first question)."""
-        _load(self.model_name, self.device)
-
     def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
         """One relevance score per passage."""
         import numpy as np

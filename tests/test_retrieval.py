@@ -131,6 +131,23 @@ def test_a_time_the_index_does_not_cover_is_refused_with_a_note(corpus_assistant
     assert covered.retrieved_article_ids[0] == "rail-new"
 
 
+def test_coverage_does_not_depend_on_the_keyword_index(make_assistant, tmp_path):
+    dense_only = make_assistant(llm="extractive", hybrid=False)
+    dense_only.ingest([write(tmp_path / "news.jsonl", CORPUS)])
+    assert dense_only.searcher.keyword is None
+    stale = dense_only.ask("Why did train drivers strike this week?", today=date(2027, 6, 1))
+    assert stale.refused and any("nothing indexed was published" in n for n in stale.notes)
+    fresh = dense_only.ask("Why did train drivers strike this week?", today=date(2025, 3, 9))
+    assert not fresh.refused and fresh.citations[0].article_id == "rail-new"
+    # An article ingested later covers its week at once.
+    late = article(
+        "rail-2027", "Drivers strike again", "Train drivers struck over pay.", day="2027-05-30"
+    )
+    dense_only.ingest([write(tmp_path / "late.jsonl", [late])])
+    again = dense_only.ask("Why did train drivers strike this week?", today=date(2027, 6, 1))
+    assert not again.refused and again.citations[0].article_id == "rail-2027"
+
+
 def test_an_ingest_is_picked_up_and_only_new_chunks_are_fetched(corpus_assistant, tmp_path):
     searcher: Searcher = corpus_assistant.searcher
     keyword = searcher.keyword

@@ -91,8 +91,8 @@ class ExtractiveBackend:
     nearly as good. Only the lexically most promising sentences are embedded, so the cost
     does not grow with long articles.
 
-    `min_score` (0.4) was calibrated on RealTime QA's dev questions: it sits between the
-    best support of questions the corpus cannot answer and of those it can.
+    `min_score` sits between the best support of questions a corpus cannot answer and of
+    those it can (calibrated with `assistant eval` on the dev questions).
     """
 
     name = "extractive"
@@ -200,8 +200,8 @@ class ExtractiveBackend:
         the hits holding the best-ranked sentences come first, each as up to `per_source`
         of its best sentences (and the one after the best, which often completes it) in
         reading order; the other hits follow, not shown. A small model leans on the first source
-        it is given, so the first holds the best evidence; on RealTime QA, excerpts gave a
-        1.5B model recall 0.622 against 0.467-0.511 for whole chunks."""
+        it is given, so the first holds the best evidence (the README's LLM table compares
+        excerpts with whole chunks)."""
         sentences, ranked = self._ranked(request)
         by_hit: dict[int, list[SourceSentence]] = {}
         for r in ranked:
