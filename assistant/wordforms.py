@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from functools import lru_cache
-from typing import Any
 
-from .text import STOPWORDS
+from index.tokens import STOPWORDS, stem
 
 __all__ = ["WordSet", "canonical_numbers", "claim_words", "key_words"]
 
@@ -180,16 +178,8 @@ _ENDINGS = frozenset(
 _MIN_STEM = 4
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return word if word.startswith("#") else str(_stemmer().stemWord(word))
+    return word if word.startswith("#") else stem(word)
 
 
 def _place(word: str) -> str:

@@ -15,47 +15,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .models import SearchFilter, date_to_int
+from .tokens import tokenize
 
 if TYPE_CHECKING:
     from .store import ChromaStore
 
 __all__ = ["KeywordHit", "KeywordIndex", "tokenize"]
 
-_WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+", re.UNICODE)
-_SNAPSHOT_VERSION = 1
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased Snowball stems of `text`, English stop words dropped."""
-    stop = _stopwords()
-    words = [w for w in _WORD.findall(text.lower().replace("’", "'")) if w not in stop]
-    return list(_stemmer().stemWords(words))
+_SNAPSHOT_VERSION = 2  # 2: tokens from index.tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,15 +274,6 @@ class KeywordIndex:
     def __len__(self) -> int:
         with self._lock:
             return int(self._alive.sum())
-
-    def published_between(self, since: date, until: date) -> int:
-        """How many indexed chunks were published in [since, until] (after a sync)."""
-        self.sync()
-        with self._lock:
-            inside = (self._published >= date_to_int(since)) & (
-                self._published <= date_to_int(until)
-            )
-            return int(np.count_nonzero(inside & self._alive))
 
     # -- snapshot --------------------------------------------------------------------------
 
