@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 
 from assistant.models import Answer, Citation
-from assistant.ui import MAX_NAME_BYTES, _history, _toast, safe_upload_name
-from assistant.ui_render import (
-    ChatTurn,
-    Filters,
-    dump_turns,
-    load_turns,
+from assistant.ui.chat import ChatTurn, Filters, dump_turns, load_turns
+from assistant.ui.errors import toast
+from assistant.ui.handlers import api_history
+from assistant.ui.render import (
     render_answer,
     render_article_list,
     render_draft,
@@ -25,6 +23,7 @@ from assistant.ui_render import (
     render_viewer,
     safe_url,
 )
+from assistant.ui.uploads import MAX_NAME_BYTES, safe_upload_name
 from index import ArticleRecord, UsageError
 
 EVIL = "<script>alert(1)</script><img src=x onerror=alert(1)>"
@@ -314,8 +313,8 @@ def test_file_names_and_reasons_in_upload_results_and_toasts_are_text():
     assert "<b " not in html and "<script" not in html and not re.search(r"<img\b", html)
     assert "&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt; &amp; &#x27;q&#x27;.txt" in html
     assert 'class="row-&lt;script&gt;' in html  # even a forged status stays inside its quotes
-    toast = _toast(f"1 file could not be indexed: {name}: {EVIL}")
-    assert "<" not in toast and "&lt;b onmouseover=alert(1)&gt;" in toast
+    shown = toast(f"1 file could not be indexed: {name}: {EVIL}")
+    assert "<" not in shown and "&lt;b onmouseover=alert(1)&gt;" in shown
 
 
 @pytest.mark.parametrize(
@@ -373,11 +372,13 @@ def test_upload_names_are_made_safe_and_unique():
 
 
 def test_api_history_must_be_pairs_of_strings():
-    assert [t.question for t in _history([["q1", "a1"], {"question": "q2", "answer": "a2"}])] == [
+    assert [
+        t.question for t in api_history([["q1", "a1"], {"question": "q2", "answer": "a2"}])
+    ] == [
         "q1",
         "q2",
     ]
-    assert _history(None) == []
+    assert api_history(None) == []
     for bad in ("text", [["only one"]], [[1, 2]]):
         with pytest.raises(UsageError):
-            _history(bad)
+            api_history(bad)
