@@ -149,36 +149,7 @@ def _chat_tab() -> ChatTab:
                 submit_btn=False,
             )
             ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
-        with gr.Accordion(
-            "Filters: all outlets, any date", open=False, elem_id="filters"
-        ) as filter_box:
-            outlets = gr.Dropdown(
-                label="Outlets",
-                info="Answer only from these outlets (none chosen = all).",
-                choices=[],
-                multiselect=True,
-                elem_id="filter-outlets",
-            )
-            with gr.Row(equal_height=True):
-                since = gr.DateTime(
-                    label="Published from",
-                    include_time=False,
-                    type="string",
-                    elem_id="filter-since",
-                )
-                until = gr.DateTime(
-                    label="Published until",
-                    include_time=False,
-                    type="string",
-                    elem_id="filter-until",
-                )
-            with gr.Row(equal_height=True):
-                gr.HTML(
-                    '<div class="filters-hint">Filters apply to the next '
-                    "question; each answer says which it used.</div>",
-                    js_on_load=None,
-                )
-                clear_filters = gr.Button("Clear filters", size="sm", variant="secondary", scale=0)
+        filter_box, outlets, since, until, clear_filters = _filter_box()
         with gr.Row():
             gr.HTML(
                 '<div class="chat-hint">Follow-up questions use the '
@@ -200,6 +171,41 @@ def _chat_tab() -> ChatTab:
     return ChatTab(
         chat, question, ask, filter_box, outlets, since, until, clear_filters, new_chat, viewer
     )
+
+
+def _filter_box() -> tuple[gr.Accordion, gr.Dropdown, gr.DateTime, gr.DateTime, gr.Button]:
+    """The filters under the question box: outlets, a date range, a button to clear them."""
+    with gr.Accordion(
+        "Filters: all outlets, any date", open=False, elem_id="filters"
+    ) as filter_box:
+        outlets = gr.Dropdown(
+            label="Outlets",
+            info="Answer only from these outlets (none chosen = all).",
+            choices=[],
+            multiselect=True,
+            elem_id="filter-outlets",
+        )
+        with gr.Row(equal_height=True):
+            since = gr.DateTime(
+                label="Published from",
+                include_time=False,
+                type="string",
+                elem_id="filter-since",
+            )
+            until = gr.DateTime(
+                label="Published until",
+                include_time=False,
+                type="string",
+                elem_id="filter-until",
+            )
+        with gr.Row(equal_height=True):
+            gr.HTML(
+                '<div class="filters-hint">Filters apply to the next '
+                "question; each answer says which it used.</div>",
+                js_on_load=None,
+            )
+            clear_filters = gr.Button("Clear filters", size="sm", variant="secondary", scale=0)
+    return filter_box, outlets, since, until, clear_filters
 
 
 def _articles_tab() -> ArticlesTab:
