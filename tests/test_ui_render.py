@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core import IndexStats
 from assistant.models import Answer, Citation
 from assistant.ui.chat import ChatTurn, Filters, dump_turns, load_turns
 from assistant.ui.errors import toast
@@ -17,10 +18,15 @@ from assistant.ui.render import (
     render_answer,
     render_article_list,
     render_draft,
+    render_error,
     render_ingest,
     render_messages,
+    render_pending,
+    render_stats,
+    render_status,
     render_user,
     render_viewer,
+    render_viewer_missing,
     safe_url,
 )
 from assistant.ui.uploads import MAX_NAME_BYTES, safe_upload_name
@@ -132,6 +138,27 @@ def test_untrusted_titles_quotes_and_answers_are_escaped():
     assert "<script" not in html and not re.search(r"<img\b", html)
     assert "<script" not in render_user(EVIL)
     assert "<script" not in render_draft(f"{EVIL} [1]")
+
+
+def test_every_template_shows_hostile_titles_and_names_as_text():
+    stats = IndexStats(
+        articles=1, chunks=2, sources={EVIL: 1}, embedding_model=EVIL, store=EVIL, backend=EVIL
+    )
+    hostile = record(title=EVIL, source=EVIL, id=EVIL)
+    pages = [
+        render_stats(stats, outlets=1),
+        render_status(EVIL, 1, 1),
+        render_viewer_missing(EVIL),
+        render_error(EVIL),
+        render_pending(EVIL),
+        render_article_list([hostile]),
+        render_article_list([hostile], EVIL),
+        render_viewer(citation(title=EVIL, source=EVIL, url=EVIL), turn=0, record=None, body=None),
+        render_answer(turn(EVIL, [citation(title=EVIL)], refused=True), 0),
+    ]
+    for html in pages:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, html
+        assert "<script" not in html and not re.search(r"<img\b", html), html
 
 
 def test_refused_and_unsupported_answers_are_flagged():
