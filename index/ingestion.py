@@ -87,6 +87,20 @@ def _file_hash(path: Path) -> str | None:
         return None  # load_file will report why
 
 
+def _fully_indexed(path: Path, records: list[ArticleRecord]) -> bool:
+    """True when the file is unchanged since it was last indexed with no bad entry, so
+    it need not even be read (`records` are the articles indexed from it)."""
+    digest = _file_hash(path)
+    return (
+        bool(records)
+        and digest is not None
+        and all(
+            r.file_hash == digest and r.file_errors == 0 and r.file_articles == len(records)
+            for r in records
+        )
+    )
+
+
 @dataclass(slots=True)
 class _Pending:
     """Articles chunked but not yet embedded and written (written together, in batches)."""
@@ -212,15 +226,7 @@ class _IngestRun:
         articles it no longer holds are removed."""
         path_key = str(path.resolve())
         current = self.by_path.get(path_key, [])
-        digest = _file_hash(path)
-        if (
-            current
-            and digest is not None
-            and all(
-                r.file_hash == digest and r.file_errors == 0 and r.file_articles == len(current)
-                for r in current
-            )
-        ):
+        if _fully_indexed(path, current):
             self.report.unchanged += len(current)
             self.seen.update({r.id: str(path) for r in current})
             self.report.files.append(FileOutcome(str(path), "unchanged", articles=len(current)))
