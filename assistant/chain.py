@@ -14,12 +14,13 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from index import Hit, LLMError, SearchFilter
+from index import Hit, SearchFilter
 
 from .backends import Backend, GenerationRequest
 from .backends.extractive import ExtractiveBackend
 from .citations import Checked, SupportScorer, check_citations
 from .dates import DateIntent
+from .errors import LLMError
 from .models import REFUSAL, Answer, AnswerChunk, Turn
 from .retrieval import Retrieval, Searcher
 from .rewrite import standalone_question

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +201,11 @@ class Searcher:
                     article_ids.append(hit.article_id)
         chosen = self._diverse(ranked, k)
         self._fill_hits(chosen)
-        hits = [replace(c.hit, score=round(c.score, 6)) for c in chosen if c.hit is not None]
+        hits = [
+            c.hit.model_copy(update={"score": round(c.score, 6)})
+            for c in chosen
+            if c.hit is not None
+        ]
         return Retrieval(
             query=query,
             hits=hits,

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .models import SearchFilter, date_to_int
+from .models import SearchFilter
+from .schema import date_to_int, published_int
 
 if TYPE_CHECKING:
     from .store import ChromaStore
@@ -156,7 +157,7 @@ class KeywordIndex:
                         hit.chunk_id,
                         hit.article_id,
                         hit.source,
-                        _date_int(hit.published_at),
+                        published_int(hit.published_at),
                         self._token_ids(tokenize(f"{hit.title}\n{hit.text}")),
                     )
                 )
@@ -371,10 +372,3 @@ class KeywordIndex:
             return  # a damaged snapshot is rebuilt from the store
         self._append(docs)
         # The snapshot's signature is deliberately not trusted: sync() compares chunk ids.
-
-
-def _date_int(value: str) -> int:
-    try:
-        return date_to_int(date.fromisoformat(value)) if value else 0
-    except ValueError:
-        return 0
