@@ -3,7 +3,8 @@
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from index.errors import (
+    from .core import IndexStats, NewsAssistant, sample_corpus
+    from .errors import (
         AssistantError,
         ConfigError,
         LLMError,
@@ -14,22 +15,20 @@ if TYPE_CHECKING:
         UsageError,
         UserError,
     )
-
-    from .core import IndexStats, NewsAssistant, sample_corpus
     from .models import REFUSAL, Answer, AnswerChunk, Citation, Turn
     from .settings import Settings, load_settings
 
 # Names load on first use (PEP 562) so that importing the package stays fast.
 _LAZY = {
-    "AssistantError": "index.errors",
-    "ConfigError": "index.errors",
-    "LLMError": "index.errors",
-    "LoadError": "index.errors",
-    "ModelMismatchError": "index.errors",
-    "OperationalError": "index.errors",
-    "StoreError": "index.errors",
-    "UsageError": "index.errors",
-    "UserError": "index.errors",
+    "AssistantError": ".errors",
+    "ConfigError": ".errors",
+    "LLMError": ".errors",
+    "LoadError": ".errors",
+    "ModelMismatchError": ".errors",
+    "OperationalError": ".errors",
+    "StoreError": ".errors",
+    "UsageError": ".errors",
+    "UserError": ".errors",
     "IndexStats": ".core",
     "NewsAssistant": ".core",
     "sample_corpus": ".core",

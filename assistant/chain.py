@@ -14,12 +14,13 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from index import LLMError, SearchFilter
+from index import SearchFilter
 
 from .backends import Backend, GenerationRequest, QuotingBackend
 from .backends.extractive import ExtractiveBackend
 from .citations import Checked, SupportScorer, check_citations, cite_quotes
 from .dates import DateIntent
+from .errors import LLMError
 from .models import REFUSAL, Answer, AnswerChunk, Turn
 from .retrieval import Retrieval, Searcher
 from .rewrite import standalone_question

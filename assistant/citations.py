@@ -12,18 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 
 from index import Embedder, Hit, split_sentences
+from index.schema import stored_date
 
+from .dates import format_date
 from .models import REFUSAL, Citation
 from .text import normalise
 from .wordforms import WordSet, claim_words, key_words
 
 __all__ = [
     "MARKER",
+    "MARKERS",
     "SUPPORT_THRESHOLD",
     "Checked",
     "Quote",
@@ -51,8 +53,9 @@ SUPPORT_THRESHOLD = 0.5
 
 # The [n] citation marker, the one form a checked answer carries (one number each).
 MARKER = re.compile(r"\[(\d{1,3})\]")
-# Markers as a writer may group them: [1], [1, 2], [1; 3], with the space before them.
-_MARKERS = re.compile(r"\s*\[(\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*)\]")
+# Markers as a writer may group them: [1], [1, 2], [1; 3] (the numbers in group 1).
+MARKERS = re.compile(r"\[(\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*)\]")
+_MARKERS = re.compile(r"\s*" + MARKERS.pattern)  # with the space before them
 # Markers written after the full stop belong to the sentence before it.
 _MARKERS_AFTER_STOP = re.compile(
     r"([.!?][\"'”’)]*)((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)"
@@ -70,11 +73,8 @@ _ATTRIBUTION = re.compile(
 def attribution(published_at: str, source: str, headline: str = "") -> str:
     """The "On 4 November 2025, Battery Brief reported under the headline “…”: " lead-in
     for a quoted sentence ("" when the article is undated)."""
-    from .dates import format_date
-
-    try:
-        day = date.fromisoformat(published_at)
-    except ValueError:
+    day = stored_date(published_at)
+    if day is None:
         return ""
     titled = f" under the headline “{headline}”" if headline and "”" not in headline else ""
     return f"On {format_date(day)}, {source or 'it was'} reported{titled}: "
@@ -167,20 +167,11 @@ def key_terms(text: str) -> set[str]:
     return key_words(text)
 
 
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
-
-
 def context_of(hit: Hit) -> str:
     """Words a claim may take from a sentence's article rather than the sentence: its
     headline, outlet and publication date ("On 16 June 2022, CNN reported ...")."""
-    when = ""
-    try:
-        day = date.fromisoformat(hit.published_at)
-        when = f"{day.day} {_MONTHS[day.month - 1]} {day.year} {day:%A}"
-    except ValueError:
-        pass
+    day = stored_date(hit.published_at)
+    when = f"{format_date(day)} {day:%A}" if day else ""
     return f"{hit.title} {hit.source} {when}"
 
 

@@ -95,9 +95,18 @@ class DateIntent:
         return f"{format_date(self.since)} to {format_date(self.until)}"
 
 
-def format_date(value: date) -> str:
-    """4 November 2025."""
-    return f"{value.day} {calendar.month_name[value.month]} {value.year}"
+def format_date(value: date | str, *, short: bool = False) -> str:
+    """4 November 2025 (`short`: 4 Nov 2025). A string is read as an ISO date; one that is
+    not a date comes back unchanged (escape it when showing it)."""
+    day = value
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return value
+    assert isinstance(day, date)
+    month = (calendar.month_abbr if short else calendar.month_name)[day.month]
+    return f"{day.day} {month} {day.year}"
 
 
 def _month_window(year: int, month: int) -> tuple[date, date]:

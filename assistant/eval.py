@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from index.errors import UsageError
 
+from .citations import MARKER
+
 if TYPE_CHECKING:
     from .core import NewsAssistant
     from .models import Answer
@@ -236,7 +238,7 @@ def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
     # The checker gives every supported claim of the answer one [n] marker and lists the
     # others (which stay in the text, underlined; an LLM answer that gave way to quotes is
     # listed too, but is no longer part of the answer).
-    cited = 0 if answer.refused else len(_MARKER.findall(answer.answer))
+    cited = 0 if answer.refused else len(MARKER.findall(answer.answer))
     uncited = sum(1 for s in answer.unsupported if s and s in answer.answer)
     claims = 0 if answer.refused else cited + uncited
     rank = next((i for i, aid in enumerate(retrieved, start=1) if aid in question.relevant), None)
@@ -265,9 +267,6 @@ def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
         sentences_cited=cited,
         quoted_instead=answer.quoted_instead,
     )
-
-
-_MARKER = re.compile(r"\[\d+\]")
 
 
 def summarise(

@@ -11,12 +11,12 @@ import bisect
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from index import ChromaStore, Embedder, Hit, SearchFilter
-from index.models import date_to_int
+from index.schema import date_to_int, published_int
 
 from .dates import DateIntent, resolve_dates
 
@@ -61,9 +61,7 @@ class DateCoverage:
             signature = self.store.signature()
             if signature != self._signature:
                 self._days = sorted(
-                    d
-                    for r in self.store.records().values()
-                    if (d := _published_int(r.published_at))
+                    d for r in self.store.records().values() if (d := published_int(r.published_at))
                 )
                 self._signature = signature
             days = self._days
@@ -79,14 +77,6 @@ class _Candidate:
     published: int  # YYYYMMDD or 0
     score: float = 0.0
     hit: Hit | None = None
-
-
-def _published_int(value: str) -> int:
-    try:
-        d = date.fromisoformat(value)
-    except ValueError:
-        return 0
-    return d.year * 10000 + d.month * 100 + d.day
 
 
 def _as_date(value: int) -> date | None:
@@ -199,7 +189,7 @@ class Searcher:
         for rank, hit in enumerate(self.store.search(vector, k=pool, where=where)):
             c = candidates.setdefault(
                 hit.chunk_id,
-                _Candidate(hit.chunk_id, hit.article_id, _published_int(hit.published_at)),
+                _Candidate(hit.chunk_id, hit.article_id, published_int(hit.published_at)),
             )
             c.hit = hit
             c.score += self.dense_weight / (self.rrf_k + rank + 1)
@@ -219,7 +209,11 @@ class Searcher:
         article_ids = list(dict.fromkeys(c.article_id for c in ranked))
         chosen = self._diverse(ranked, k)
         self._fill_hits(chosen)
-        hits = [replace(c.hit, score=round(c.score, 6)) for c in chosen if c.hit is not None]
+        hits = [
+            c.hit.model_copy(update={"score": round(c.score, 6)})
+            for c in chosen
+            if c.hit is not None
+        ]
         return Retrieval(
             query=query,
             hits=hits,

@@ -8,7 +8,6 @@ if TYPE_CHECKING:
     from .errors import (
         AssistantError,
         ConfigError,
-        LLMError,
         LoadError,
         ModelMismatchError,
         OperationalError,
@@ -30,7 +29,6 @@ _LAZY = {
     "Embedder": ".embeddings",
     "AssistantError": ".errors",
     "ConfigError": ".errors",
-    "LLMError": ".errors",
     "LoadError": ".errors",
     "ModelMismatchError": ".errors",
     "OperationalError": ".errors",
@@ -69,7 +67,6 @@ __all__ = [
     "Hit",
     "IngestProgress",
     "IngestReport",
-    "LLMError",
     "LoadError",
     "ModelMismatchError",
     "OperationalError",

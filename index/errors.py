@@ -1,8 +1,8 @@
 """The one error hierarchy of the product.
 
 Two families: `UserError` (configuration or usage the user can fix) and `OperationalError`
-(a file, the store or a model provider failed at run time). Every message names the thing
-that went wrong and how to fix it.
+(a file or the store failed at run time; `assistant.errors` adds `LLMError` for the model
+providers). Every message names the thing that went wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 __all__ = [
     "AssistantError",
     "ConfigError",
-    "LLMError",
     "LoadError",
     "ModelMismatchError",
     "OperationalError",
@@ -55,7 +54,3 @@ class LoadError(OperationalError):
 
 class StoreError(OperationalError):
     """The Chroma store could not be reached or refused an operation."""
-
-
-class LLMError(OperationalError):
-    """The language model provider failed (bad key, rate limit, server error, timeout)."""

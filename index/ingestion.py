@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import schema
 from .chunking import DEFAULT_MAX_WORDS, chunk_article, embedding_text
 from .embeddings import Embedder
 from .errors import LoadError, UsageError
@@ -86,11 +87,32 @@ def _file_hash(path: Path) -> str | None:
         return None  # load_file will report why
 
 
+def _fully_indexed(path: Path, records: list[ArticleRecord]) -> bool:
+    """True when the file is unchanged since it was last indexed with no bad entry, so
+    it need not even be read (`records` are the articles indexed from it)."""
+    digest = _file_hash(path)
+    return (
+        bool(records)
+        and digest is not None
+        and all(
+            r.file_hash == digest and r.file_errors == 0 and r.file_articles == len(records)
+            for r in records
+        )
+    )
+
+
 @dataclass(slots=True)
 class _Pending:
+    """Articles chunked but not yet embedded and written (written together, in batches)."""
+
     items: list[tuple[Article, list[Chunk], SourceFile]] = field(default_factory=list)
     replaced: dict[str, ArticleRecord] = field(default_factory=dict)
     chunks: int = 0
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.replaced.clear()
+        self.chunks = 0
 
 
 def ingest(
@@ -114,191 +136,160 @@ def ingest(
     Folders in `skip` (the data dir) are never walked into.
     """
     with store.ingest_lock(wait=lock_wait, on_wait=on_wait):
-        return _ingest(
-            paths,
-            store=store,
-            embedder=embedder,
-            rebuild=rebuild,
+        started = time.perf_counter()
+        run = _IngestRun(
+            store,
+            embedder,
             max_bytes=max_bytes,
             max_words=max_words,
             batch_chunks=batch_chunks,
             progress=progress,
-            skip=skip,
         )
+        run.start(rebuild=rebuild)
+        found = list(iter_files(paths, skip=skip))
+        for done, entry in enumerate(found, start=1):
+            if isinstance(entry, LoadError):
+                run.fail(entry)
+                continue
+            run.ingest_file(entry)
+            run.step(done, len(found), str(entry))
+        run.flush()
+        run.report.seconds = time.perf_counter() - started
+        return run.report
 
 
-def _ingest(
-    paths: Iterable[str | Path],
-    *,
-    store: ChromaStore,
-    embedder: Embedder,
-    rebuild: bool,
-    max_bytes: int,
-    max_words: int,
-    batch_chunks: int,
-    progress: Callable[[IngestProgress], None] | None,
-    skip: Iterable[str | Path],
-) -> IngestReport:
-    started = time.perf_counter()
-    report = IngestReport()
-    report.recovered = store.recover()
-    if rebuild:
-        store.reset()
-    records = store.records()
-    by_hash = {r.content_hash: r.id for r in records.values()}
-    by_path: dict[str, list[ArticleRecord]] = defaultdict(list)
-    for record in records.values():
-        by_path[record.path].append(record)
-    seen: dict[str, str] = {}  # article id -> file it was met in during this run
-    pending = _Pending()
-    found = list(iter_files(paths, skip=skip))
-    total = len(found)
+class _IngestRun:
+    """One ingest run: the store and embedder it writes with, how it reads and chunks, what
+    the index held when it started, what it met so far, and its report."""
 
-    def flush() -> None:
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        *,
+        max_bytes: int,
+        max_words: int,
+        batch_chunks: int,
+        progress: Callable[[IngestProgress], None] | None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.max_bytes = max_bytes
+        self.max_words = max_words
+        self.batch_chunks = batch_chunks
+        self.progress = progress
+        self.report = IngestReport()
+        self.records: dict[str, ArticleRecord] = {}
+        self.by_hash: dict[str, str] = {}  # content hash -> article id
+        self.by_path: dict[str, list[ArticleRecord]] = defaultdict(list)
+        self.seen: dict[str, str] = {}  # article id -> file it was met in during this run
+        self.pending = _Pending()
+
+    def start(self, *, rebuild: bool) -> None:
+        """Drop an interrupted run's leftovers (and everything, for a rebuild), then read
+        what the index holds."""
+        self.report.recovered = self.store.recover()
+        if rebuild:
+            self.store.reset()
+        self.records = self.store.records()
+        self.by_hash = {r.content_hash: r.id for r in self.records.values()}
+        for record in self.records.values():
+            self.by_path[record.path].append(record)
+
+    def fail(self, error: LoadError) -> None:
+        """Report a file or entry that could not be read."""
+        self.report.failed.append(error)
+        self.report.files.append(FileOutcome(error.path, "failed", error.reason))
+
+    def step(self, done: int, total: int, current: str) -> None:
+        """A file is done: write when enough chunks wait, and tell the progress callback."""
+        if self.pending.chunks >= self.batch_chunks:
+            self.flush()
+        if self.progress:
+            chunks = self.report.chunks + self.pending.chunks
+            self.progress(IngestProgress(done, total, chunks, current))
+
+    def flush(self) -> None:
+        """Embed and write the pending articles."""
+        pending = self.pending
         if not pending.items:
             return
-        texts = [embedding_text(a, c) for a, chunks, *_ in pending.items for c in chunks]
-        vectors = embedder.encode(texts)
-        store.write(pending.items, vectors, replaced=pending.replaced)
-        report.chunks += len(texts)
-        pending.items.clear()
-        pending.replaced.clear()
-        pending.chunks = 0
+        texts = [embedding_text(a, c) for a, chunks, _ in pending.items for c in chunks]
+        vectors = self.embedder.encode(texts)
+        self.store.write(pending.items, vectors, replaced=pending.replaced)
+        self.report.chunks += len(texts)
+        pending.clear()
 
-    for done, entry in enumerate(found, start=1):
-        if isinstance(entry, LoadError):
-            _fail(report, entry)
-            continue
-        path_key = str(entry.resolve())
-        current = by_path.get(path_key, [])
-        digest = _file_hash(entry)
-        if (
-            current
-            and digest is not None
-            and all(
-                r.file_hash == digest and r.file_errors == 0 and r.file_articles == len(current)
-                for r in current
-            )
-        ):
-            report.unchanged += len(current)
-            seen.update({r.id: str(entry) for r in current})
-            report.files.append(FileOutcome(str(entry), "unchanged", articles=len(current)))
-        else:
-            _ingest_file(
-                entry,
-                path_key,
-                current,
-                records,
-                by_hash,
-                seen,
-                pending,
-                report,
-                store=store,
-                max_bytes=max_bytes,
-                max_words=max_words,
-            )
-        if pending.chunks >= batch_chunks:
-            flush()
-        if progress:
-            progress(IngestProgress(done, total, report.chunks + pending.chunks, str(entry)))
-    flush()
-    report.seconds = time.perf_counter() - started
-    return report
+    def ingest_file(self, path: Path) -> None:
+        """Ingest one file: skipped unread when it is unchanged since it was fully indexed,
+        else read, and each of its articles added, updated, kept or reported a duplicate;
+        articles it no longer holds are removed."""
+        path_key = str(path.resolve())
+        current = self.by_path.get(path_key, [])
+        if _fully_indexed(path, current):
+            self.report.unchanged += len(current)
+            self.seen.update({r.id: str(path) for r in current})
+            self.report.files.append(FileOutcome(str(path), "unchanged", articles=len(current)))
+            return
+        try:
+            loaded = load_file(path, max_bytes=self.max_bytes)
+        except LoadError as e:
+            self.fail(e)
+            return
+        for error in loaded.errors:
+            self.fail(error)
+        source_file = SourceFile(
+            loaded.file_hash, path_key, articles=len(loaded.articles), errors=len(loaded.errors)
+        )
+        counts: dict[Status, int] = defaultdict(int)
+        untouched: list[str] = []
+        for article in loaded.articles:
+            status = self._article(article, loaded.path, source_file)
+            counts[status] += 1
+            if status == "unchanged":
+                untouched.append(article.id)
+        self.store.touch(untouched, source_file)
+        # Articles this file used to hold but no longer does are gone from the source: drop them.
+        kept = {a.id for a in loaded.articles}
+        stale = [r.id for r in current if r.id not in kept]
+        if stale:
+            self.report.removed += self.store.delete(stale)
+            for article_id in stale:
+                self.records.pop(article_id, None)
+            counts["removed"] += len(stale)
+        for status in ("added", "updated", "unchanged", "removed"):
+            if counts[status]:
+                self.report.files.append(FileOutcome(loaded.path, status, articles=counts[status]))
 
-
-def _fail(report: IngestReport, error: LoadError) -> None:
-    report.failed.append(error)
-    report.files.append(FileOutcome(error.path, "failed", error.reason))
-
-
-def _ingest_file(
-    path: Path,
-    path_key: str,
-    current: list[ArticleRecord],
-    records: dict[str, ArticleRecord],
-    by_hash: dict[str, str],
-    seen: dict[str, str],
-    pending: _Pending,
-    report: IngestReport,
-    *,
-    store: ChromaStore,
-    max_bytes: int,
-    max_words: int,
-) -> None:
-    try:
-        loaded = load_file(path, max_bytes=max_bytes)
-    except LoadError as e:
-        _fail(report, e)
-        return
-    for error in loaded.errors:
-        _fail(report, error)
-    source_file = SourceFile(
-        loaded.file_hash, path_key, articles=len(loaded.articles), errors=len(loaded.errors)
-    )
-    counts: dict[str, int] = defaultdict(int)
-    untouched: list[str] = []
-    for article in loaded.articles:
-        if article.id in seen:
+    def _article(self, article: Article, path: str, source_file: SourceFile) -> Status:
+        """Queue one article of a file when it is new or changed; what became of it."""
+        report = self.report
+        if article.id in self.seen:
             report.duplicates += 1
-            counts["duplicate"] += 1
-            report.files.append(
-                FileOutcome(
-                    loaded.path, "duplicate", f"same article id as in {seen[article.id]}", 1
-                )
-            )
-            continue
-        seen[article.id] = loaded.path
-        old = records.get(article.id)
+            detail = f"same article id as in {self.seen[article.id]}"
+            report.files.append(FileOutcome(path, "duplicate", detail, 1))
+            return "duplicate"
+        self.seen[article.id] = path
+        old = self.records.get(article.id)
         if old is not None and old.fingerprint == article.fingerprint:
             report.unchanged += 1
-            counts["unchanged"] += 1
-            untouched.append(article.id)
-            continue
-        twin = by_hash.get(article.content_hash)
-        if twin is not None and twin != article.id and twin in records:
+            return "unchanged"
+        twin = self.by_hash.get(article.content_hash)
+        if twin is not None and twin != article.id and twin in self.records:
             report.duplicates += 1
-            counts["duplicate"] += 1
-            report.files.append(FileOutcome(loaded.path, "duplicate", f"same text as {twin}", 1))
-            continue
-        chunks = chunk_article(article, max_words=max_words)
-        pending.items.append((article, chunks, source_file))
-        pending.chunks += len(chunks)
-        by_hash[article.content_hash] = article.id
-        if old is not None:
-            pending.replaced[article.id] = old
-            report.updated += 1
-            counts["updated"] += 1
-        else:
+            report.files.append(FileOutcome(path, "duplicate", f"same text as {twin}", 1))
+            return "duplicate"
+        chunks = chunk_article(article, max_words=self.max_words)
+        self.pending.items.append((article, chunks, source_file))
+        self.pending.chunks += len(chunks)
+        self.by_hash[article.content_hash] = article.id
+        self.records[article.id] = schema.record_of(article, source_file)
+        if old is None:
             report.added += 1
-            counts["added"] += 1
-        records[article.id] = ArticleRecord(
-            id=article.id,
-            title=article.title,
-            source=article.source,
-            published_at=article.published_at.isoformat() if article.published_at else "",
-            url=article.url,
-            authors=article.authors,
-            path=path_key,
-            content_hash=article.content_hash,
-            fingerprint=article.fingerprint,
-            file_hash=loaded.file_hash,
-            chunk_ids=(),
-            chars=len(article.body),
-            file_errors=source_file.errors,
-            file_articles=source_file.articles,
-        )
-    store.touch(untouched, source_file)
-    # Articles this file used to hold but no longer does are gone from the source: drop them.
-    kept = {a.id for a in loaded.articles}
-    stale = [r.id for r in current if r.id not in kept]
-    if stale:
-        report.removed += store.delete(stale)
-        for article_id in stale:
-            records.pop(article_id, None)
-        counts["removed"] += len(stale)
-    for status in ("added", "updated", "unchanged", "removed"):
-        if counts[status]:
-            report.files.append(FileOutcome(loaded.path, status, articles=counts[status]))
+            return "added"
+        self.pending.replaced[article.id] = old
+        report.updated += 1
+        return "updated"
 
 
 def remove(targets: Sequence[str], *, store: ChromaStore, lock_wait: float = 120.0) -> int:

@@ -18,13 +18,13 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .models import SearchFilter, date_to_int
+from .models import SearchFilter
+from .schema import date_to_int, published_int
 from .tokens import tokenize
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class KeywordIndex:
                         hit.chunk_id,
                         hit.article_id,
                         hit.source,
-                        _date_int(hit.published_at),
+                        published_int(hit.published_at),
                         self._token_ids(tokenize(f"{hit.title}\n{hit.text}")),
                     )
                 )
@@ -339,10 +339,3 @@ class KeywordIndex:
             return  # a damaged snapshot is rebuilt from the store
         self._append(docs)
         # The snapshot's signature is deliberately not trusted: sync() compares chunk ids.
-
-
-def _date_int(value: str) -> int:
-    try:
-        return date_to_int(date.fromisoformat(value)) if value else 0
-    except ValueError:
-        return 0

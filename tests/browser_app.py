@@ -1,13 +1,19 @@
 """Helpers for the web UI tests: serve the real app on a free loopback port, drive Debian's
-chromium with playwright, and read the chat like a user does."""
+chromium with playwright, and read the chat like a user does.
+
+A failed test saves a screenshot of each of its pages (`save_screenshots_if_failed`, called
+by the page fixtures), a passing one saves none; the test module needs
+`pytest_plugins = ["phase_reports"]` for the fixtures to know the outcome.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -21,6 +27,33 @@ CHROMIUM_ARGS = [
 ]
 # Generous: the first answer of a test session loads a model on a slow CI machine.
 TIMEOUT_MS = 30_000
+
+
+def failed(request: pytest.FixtureRequest) -> bool:
+    """Whether the test of this (function-scoped) fixture has failed, in its setup or call
+    (the reports `phase_reports` keeps)."""
+    if request.config.pluginmanager.get_plugin("phase_reports") is None:
+        raise RuntimeError('the test module needs pytest_plugins = ["phase_reports"]')
+    reports = (getattr(request.node, f"rep_{when}", None) for when in ("setup", "call"))
+    return any(r is not None and r.failed for r in reports)
+
+
+def save_screenshots_if_failed(
+    request: pytest.FixtureRequest, folder: Path, pages: Iterable[Any]
+) -> None:
+    """When the test failed: a screenshot of each page (a playwright page or a ChatPage)
+    under `folder`, named after the last step the page reached. Call it before the pages
+    close (in a fixture, after its yield)."""
+    if not failed(request):
+        return
+    for i, page in enumerate(pages, 1):
+        step = getattr(page, "last_step", "")
+        raw = getattr(page, "page", page)
+        name = f"failed-{i}" + (f"-after-{step}" if step else "")
+        try:
+            raw.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        except Exception as e:  # a page that crashed or closed: say so, keep the failure
+            print(f"no screenshot of page {i}: {e}")
 
 
 @contextmanager
@@ -46,10 +79,10 @@ def launch_chromium(playwright: Any) -> Any:
 class ChatPage:
     """A browser tab on the app, with the few actions the tests need."""
 
-    def __init__(self, page: Any, url: str, shots: Path) -> None:
+    def __init__(self, page: Any, url: str) -> None:
         self.page = page
         self.url = url
-        self.shots = shots
+        self.last_step = ""
         self.dialogs: list[str] = []
         page.on("dialog", self._dialog)
         page.set_default_timeout(TIMEOUT_MS)
@@ -64,11 +97,9 @@ class ChatPage:
         self.page.locator("#chat").wait_for()
         return self
 
-    def shot(self, name: str) -> Path:
-        """A screenshot of the current state, saved under the test's tmp dir."""
-        path = self.shots / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
+    def step(self, name: str) -> None:
+        """Mark a state the test has reached: a failure's screenshot is named after the last."""
+        self.last_step = name
 
     @property
     def answers(self) -> Any:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_app import TIMEOUT_MS, launch_chromium, serving
+from browser_app import TIMEOUT_MS, launch_chromium, save_screenshots_if_failed, serving
 from conftest import ROOT, free_port
 
 from assistant import load_settings
@@ -23,6 +23,8 @@ from index import ConfigError
 
 LOGINS = [("alice", "s3cret-A"), ("bob", "hunter2:with:colons")]
 GEM_TITLE = "Ascend Elements and GEM team up on battery recycling for Europe"
+# Its report hook tells the page fixture whether a test failed.
+pytest_plugins = ["phase_reports"]
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -156,39 +158,46 @@ def test_gradio_client_needs_the_login_and_works_with_it(locked_url):
     assert client.predict(api_name="/stats")["articles"] > 0
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-def test_the_browser_shows_a_login_form_and_the_chat_only_after_it(locked_url, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def page(request, tmp_path):
+    """A page in Debian's headless chromium; a screenshot of it if the test fails."""
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             page.set_default_timeout(TIMEOUT_MS)
-            page.goto(locked_url)
-            expect(page.get_by_text("Sign in to the News Assistant")).to_be_visible()
-            assert page.locator("#chat").count() == 0 and page.locator(".status-line").count() == 0
-            page.screenshot(path=str(tmp_path / "01-login.png"))
-
-            page.get_by_label("username").fill("alice")
-            page.get_by_label("password").fill("wrong")
-            page.get_by_role("button", name="Login").click()
-            expect(page.get_by_text("Incorrect Credentials")).to_be_visible()
-            assert page.locator("#chat").count() == 0
-
-            page.get_by_label("username").fill("alice")
-            page.get_by_label("password").fill("s3cret-A")
-            page.get_by_role("button", name="Login").click()
-            expect(page.locator(".status-line")).to_contain_text("articles indexed")
-            box = page.locator("#question textarea")
-            box.fill("Who is GEM partnering with?")
-            box.press("Enter")
-            answer = page.locator("#chat .answer:not(.pending):not(.draft)").first
-            expect(answer.locator(".source-title")).to_have_text([GEM_TITLE])
-            page.screenshot(path=str(tmp_path / "02-after-login.png"))
+            yield page
+            save_screenshots_if_failed(request, tmp_path, [page])
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_browser_shows_a_login_form_and_the_chat_only_after_it(locked_url, page):
+    from playwright.sync_api import expect
+
+    page.goto(locked_url)
+    expect(page.get_by_text("Sign in to the News Assistant")).to_be_visible()
+    assert page.locator("#chat").count() == 0 and page.locator(".status-line").count() == 0
+
+    page.get_by_label("username").fill("alice")
+    page.get_by_label("password").fill("wrong")
+    page.get_by_role("button", name="Login").click()
+    expect(page.get_by_text("Incorrect Credentials")).to_be_visible()
+    assert page.locator("#chat").count() == 0
+
+    page.get_by_label("username").fill("alice")
+    page.get_by_label("password").fill("s3cret-A")
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator(".status-line")).to_contain_text("articles indexed")
+    box = page.locator("#question textarea")
+    box.fill("Who is GEM partnering with?")
+    box.press("Enter")
+    answer = page.locator("#chat .answer:not(.pending):not(.draft)").first
+    expect(answer.locator(".source-title")).to_have_text([GEM_TITLE])
 
 
 # -- app.py ----------------------------------------------------------------------------------

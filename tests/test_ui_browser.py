@@ -1,6 +1,6 @@
 """The web UI in a real headless Chromium, against the real app (real embedding model, real
-Chroma) served on a free loopback port. Each test saves screenshots of its main states under
-its tmp dir."""
+Chroma) served on a free loopback port. A failing test saves a screenshot of each of its pages
+under its tmp dir, named after the last step it reached (`ChatPage.step`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, serving
+from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, save_screenshots_if_failed, serving
 from conftest import ROOT, free_port, scripted_llm_assistant
 from openai_server import OpenAIServer, Reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Its report hook tells the fixtures below whether a test failed.
+pytest_plugins = ["phase_reports"]
 
 GEM_TITLE = "Ascend Elements and GEM team up on battery recycling for Europe"
 GEM_QUOTE = (
@@ -53,16 +55,20 @@ def browser():
 
 
 @pytest.fixture
-def open_page(browser, tmp_path):
+def open_page(browser, tmp_path, request):
     """Open the app at a URL in a fresh browser profile (its own localStorage)."""
     contexts = []
+    pages: list[ChatPage] = []
 
     def open_(url: str) -> ChatPage:
         context = browser.new_context(viewport={"width": 1400, "height": 950})
         contexts.append(context)
-        return ChatPage(context.new_page(), url, tmp_path).open()
+        page = ChatPage(context.new_page(), url)
+        pages.append(page)
+        return page.open()
 
     yield open_
+    save_screenshots_if_failed(request, tmp_path, pages)
     for context in contexts:
         context.close()
 
@@ -93,7 +99,7 @@ def test_the_gem_question_streams_a_cited_answer_that_opens_its_source(chat):
     page = chat.page
     expect(page.locator(".status-line")).to_contain_text("offline extractive")
     expect(page.locator(".status-line")).to_contain_text(re.compile(r"\d+ articles"))
-    chat.shot("01-first-load")
+    chat.step("01-first-load")
     page.evaluate(WATCH_ANSWERS)
     # One of the example questions offered on first load.
     page.locator("#chat").get_by_text("Who is GEM partnering with?", exact=True).click()
@@ -103,7 +109,7 @@ def test_the_gem_question_streams_a_cited_answer_that_opens_its_source(chat):
     states = page.evaluate("window.answerStates")
     assert states[0] in ("pending", "draft") and states[-1] == "final", states
     expect(answer.locator(".source-title")).to_have_text([GEM_TITLE])
-    chat.shot("02-gem-answer")
+    chat.step("02-gem-answer")
 
     answer.locator(".answer-text a.cite-chip").first.click()
     viewer = page.locator("#source-viewer")
@@ -114,7 +120,7 @@ def test_the_gem_question_streams_a_cited_answer_that_opens_its_source(chat):
     expect(link).to_have_attribute("href", re.compile(r"^https://example\.com/"))
     expect(link).to_have_attribute("target", "_blank")
     expect(viewer.locator(".viewer-text")).to_contain_text("Ascend Elements is a US company")
-    chat.shot("03-source-viewer")
+    chat.step("03-source-viewer")
 
     follow = chat.ask("And when was that announced?")
     expect(follow.locator(".answer-text")).to_contain_text("4 November 2025")
@@ -122,7 +128,7 @@ def test_the_gem_question_streams_a_cited_answer_that_opens_its_source(chat):
     expect(follow.locator(".answer-notes")).to_contain_text(
         "Searched for: “And when was that announced? (GEM partnering)”"
     )
-    chat.shot("04-follow-up")
+    chat.step("04-follow-up")
 
 
 def test_the_viewer_scrolls_a_quote_deep_in_the_article_into_view(chat):
@@ -142,7 +148,7 @@ def test_the_viewer_scrolls_a_quote_deep_in_the_article_into_view(chat):
         }"""
     )
     assert box.evaluate("b => b.scrollHeight > b.clientHeight")
-    chat.shot("01-scrolled-to-quote")
+    chat.step("01-scrolled-to-quote")
 
 
 def test_citations_stay_with_their_answers_as_the_chat_grows_and_after_a_reload(chat):
@@ -161,7 +167,7 @@ def test_citations_stay_with_their_answers_as_the_chat_grows_and_after_a_reload(
     open_source(1)
     expect(viewer.locator(".viewer-title")).to_contain_text("Northvolt")
     expect(viewer.locator("mark")).to_contain_text("Northvolt")
-    chat.shot("01-two-answers")
+    chat.step("01-two-answers")
 
     page.reload()
     page.locator(".status-line").wait_for()
@@ -172,7 +178,7 @@ def test_citations_stay_with_their_answers_as_the_chat_grows_and_after_a_reload(
     open_source(0)
     expect(viewer.locator(".viewer-title")).to_have_text(GEM_TITLE)
     expect(viewer.locator("mark")).to_have_text(GEM_QUOTE)
-    chat.shot("02-after-reload")
+    chat.step("02-after-reload")
     # The restored conversation still carries follow-ups.
     follow = chat.ask("And when was that announced?")
     expect(follow.locator(".answer-notes")).to_contain_text(
@@ -209,7 +215,7 @@ def test_uploading_a_good_and_a_broken_file_reports_each_and_updates_the_list(ch
     expect(count).to_have_text(re.compile(r"^\d+ articles$"))
     before = int(count.inner_text().split()[0])
     chat.choose_files(good, broken)
-    chat.shot("01-files-chosen")
+    chat.step("01-files-chosen")
     page.locator("#index-files").click()
 
     results = page.locator("#ingest-results")
@@ -223,7 +229,7 @@ def test_uploading_a_good_and_a_broken_file_reports_each_and_updates_the_list(ch
     expect(page.locator(".status-line")).to_contain_text(f"{before + 1} articles")
     expect(page.locator("#index-stats")).to_contain_text("Sun Times")
     expect(page.locator("#upload tbody tr")).to_have_count(0)  # cleared for the next upload
-    chat.shot("02-ingested")
+    chat.step("02-ingested")
 
     chat.tab("Chat")
     answer = chat.ask("How high are the proposed tariffs on solar panels?")
@@ -240,13 +246,13 @@ def test_uploading_a_good_and_a_broken_file_reports_each_and_updates_the_list(ch
     remove = page.locator("#article-list tr", has_text="Solar panel makers").locator("button")
     remove.click()
     expect(remove).to_have_text("Click again to remove")
-    chat.shot("03-confirm-remove")
+    chat.step("03-confirm-remove")
     remove.click()
     expect(page.locator("#article-list")).not_to_contain_text("Solar panel makers")
     expect(page.locator(".status-line")).to_contain_text(f"{before} articles")
     page.get_by_placeholder("Search by title, outlet, date or id").fill("")
     expect(count).to_have_text(f"{before} articles")
-    chat.shot("04-removed")
+    chat.step("04-removed")
 
 
 def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
@@ -274,7 +280,7 @@ def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
     row = page.locator("#article-list tr", has_text="Zinc batteries")
     expect(row.locator(".a-title")).to_contain_text(title)  # the markup, as text
     expect(row.locator(".a-outlet")).to_have_text("<b onmouseover=alert(7)>Evil Outlet</b>")
-    chat.shot("01-listed-as-text")
+    chat.step("01-listed-as-text")
 
     chat.tab("Chat")
     answer = chat.ask("Who raised money for zinc-air batteries?")
@@ -287,7 +293,7 @@ def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
     expect(viewer.locator(".viewer-meta")).to_contain_text("javascript:alert(6)")  # not a link
     expect(viewer).to_contain_text("<script>window.xss=2;alert(3)</script>")
     expect(viewer).to_contain_text("${alert(4)}")
-    chat.shot("02-source-as-text")
+    chat.step("02-source-as-text")
 
     chat.tab("Articles")
     remove = page.locator("#article-list tr", has_text="Zinc batteries").locator("button")
@@ -302,7 +308,7 @@ def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
     assert page.locator("#chat script, #source-viewer script, #article-list script").count() == 0
     assert page.locator("a[href^='javascript' i]").count() == 0
     assert page.locator("b[onmouseover]").count() == 0
-    chat.shot("03-removed")
+    chat.step("03-removed")
 
 
 def test_filters_narrow_the_sources_and_refusals_are_flagged(chat):
@@ -320,7 +326,7 @@ def test_filters_narrow_the_sources_and_refusals_are_flagged(chat):
     expect(narrowed.locator(".answer-notes")).to_contain_text("Only: Storage Ledger")
     # The earlier answer keeps its own sources.
     assert any(m.startswith("Battery Brief") for m in source_metas(chat.answers.first))
-    chat.shot("01-outlet-filter")
+    chat.step("01-outlet-filter")
 
     page.locator("#filters").get_by_role("button", name="Clear filters").click()
     expect(page.locator("#filters")).to_contain_text("Filters: all outlets, any date")
@@ -333,13 +339,13 @@ def test_filters_narrow_the_sources_and_refusals_are_flagged(chat):
     dated = chat.ask("When did Northvolt file for bankruptcy protection?")
     assert not any("2024" in m for m in source_metas(dated))
     expect(dated.locator(".source-title")).not_to_contain_text(["Northvolt files"])
-    chat.shot("02-date-filter")
+    chat.step("02-date-filter")
 
     refused = chat.ask("What is the capital of Mongolia?")
     expect(refused.locator(".flag-refused")).to_be_visible()
     expect(refused.locator(".flag-refused")).to_contain_text("Not answered")
     expect(refused.locator(".sources")).to_have_count(0)
-    chat.shot("03-refused")
+    chat.step("03-refused")
 
 
 def test_two_people_chatting_at_once_never_see_each_others_answers(open_page, app_url):
@@ -361,8 +367,8 @@ def test_two_people_chatting_at_once_never_see_each_others_answers(open_page, ap
     expect(alice.page.locator("#chat")).not_to_contain_text("Northvolt")
     expect(bob.answers.first).to_contain_text("Northvolt")
     expect(bob.page.locator("#chat")).not_to_contain_text("Ascend Elements")
-    alice.shot("01-alice")
-    bob.shot("02-bob")
+    alice.step("01-alice")
+    bob.step("02-bob")
 
 
 @pytest.fixture
@@ -406,7 +412,7 @@ def test_an_llm_answer_streams_and_flags_its_unsupported_sentence(open_page, ser
     expect(answer.locator(".source-title")).to_have_text([GEM_TITLE])
     answer.locator(".answer-text a.cite-chip").first.click()
     expect(page.locator("#source-viewer mark")).to_contain_text("Ascend Elements")
-    chat.shot("01-unsupported-flagged")
+    chat.step("01-unsupported-flagged")
 
 
 def test_a_failing_llm_shows_a_plain_warning_and_keeps_the_question(
@@ -423,7 +429,7 @@ def test_a_failing_llm_shows_a_plain_warning_and_keeps_the_question(
     expect(page.locator("#chat .flag-error")).to_contain_text("Could not answer")
     expect(box).to_have_value("Who is GEM partnering with?")
     assert "Traceback" not in page.locator("body").inner_text()
-    chat.shot("01-llm-failed")
+    chat.step("01-llm-failed")
 
     box.fill("")
     page.locator("#ask").click()
@@ -439,7 +445,7 @@ def test_when_the_llm_fails_the_offline_answer_says_so(open_page, serve_llm, llm
     expect(answer.locator(".flag-note")).to_contain_text("HTTP 500")
     answer.locator(".answer-text a.cite-chip").first.click()
     expect(chat.page.locator("#source-viewer mark")).to_contain_text("Ascend Elements")
-    chat.shot("01-fallback-note")
+    chat.step("01-fallback-note")
 
 
 def test_app_py_indexes_the_samples_and_serves_on_loopback(tmp_path, open_page):
@@ -470,7 +476,7 @@ def test_app_py_indexes_the_samples_and_serves_on_loopback(tmp_path, open_page):
         )
         answer = chat.ask("Who is GEM partnering with?")
         expect(answer.locator(".answer-text")).to_contain_text("Ascend Elements")
-        chat.shot("01-app-py")
+        chat.step("01-app-py")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -548,14 +554,14 @@ def test_hostile_file_names_show_as_text_in_results_toasts_list_and_viewer(
         expect(page.locator("#article-list")).to_contain_text("Kite surfers cross the Minch")
         uploads = assistant.settings.data_dir / "uploads"
         assert [p.name for p in uploads.iterdir()] == [f"{safe} good.md"]  # nothing else kept
-        chat.shot("01-hostile-names")
+        chat.step("01-hostile-names")
 
         chat.tab("Chat")
         answer = chat.ask("Where did the storm topple a pylon?")
         expect(answer.locator(".source-title")).to_have_text([title])
         answer.locator(".answer-text a.cite-chip").first.click()
         expect(page.locator("#source-viewer .viewer-title")).to_have_text(title)
-        chat.shot("02-title-from-a-file-name")
+        chat.step("02-title-from-a-file-name")
 
         page.wait_for_timeout(500)  # give any injected handler a chance to fire
         assert chat.dialogs == []

@@ -9,22 +9,27 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core import IndexStats
 from assistant.models import Answer, Citation
-from assistant.ui import MAX_NAME_BYTES, _history, _toast, safe_upload_name
-from assistant.ui_render import (
-    ChatTurn,
-    Filters,
-    dump_turns,
-    load_turns,
+from assistant.ui.chat import ChatTurn, Filters, dump_turns, load_turns
+from assistant.ui.errors import toast
+from assistant.ui.handlers import api_history
+from assistant.ui.render import (
     render_answer,
     render_article_list,
     render_draft,
+    render_error,
     render_ingest,
     render_messages,
+    render_pending,
+    render_stats,
+    render_status,
     render_user,
     render_viewer,
+    render_viewer_missing,
     safe_url,
 )
+from assistant.ui.uploads import MAX_NAME_BYTES, safe_upload_name
 from index import ArticleRecord, UsageError
 
 EVIL = "<script>alert(1)</script><img src=x onerror=alert(1)>"
@@ -133,6 +138,27 @@ def test_untrusted_titles_quotes_and_answers_are_escaped():
     assert "<script" not in html and not re.search(r"<img\b", html)
     assert "<script" not in render_user(EVIL)
     assert "<script" not in render_draft(f"{EVIL} [1]")
+
+
+def test_every_template_shows_hostile_titles_and_names_as_text():
+    stats = IndexStats(
+        articles=1, chunks=2, sources={EVIL: 1}, embedding_model=EVIL, store=EVIL, backend=EVIL
+    )
+    hostile = record(title=EVIL, source=EVIL, id=EVIL)
+    pages = [
+        render_stats(stats, outlets=1),
+        render_status(EVIL, 1, 1),
+        render_viewer_missing(EVIL),
+        render_error(EVIL),
+        render_pending(EVIL),
+        render_article_list([hostile]),
+        render_article_list([hostile], EVIL),
+        render_viewer(citation(title=EVIL, source=EVIL, url=EVIL), turn=0, record=None, body=None),
+        render_answer(turn(EVIL, [citation(title=EVIL)], refused=True), 0),
+    ]
+    for html in pages:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, html
+        assert "<script" not in html and not re.search(r"<img\b", html), html
 
 
 def test_refused_and_unsupported_answers_are_flagged():
@@ -314,8 +340,8 @@ def test_file_names_and_reasons_in_upload_results_and_toasts_are_text():
     assert "<b " not in html and "<script" not in html and not re.search(r"<img\b", html)
     assert "&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt; &amp; &#x27;q&#x27;.txt" in html
     assert 'class="row-&lt;script&gt;' in html  # even a forged status stays inside its quotes
-    toast = _toast(f"1 file could not be indexed: {name}: {EVIL}")
-    assert "<" not in toast and "&lt;b onmouseover=alert(1)&gt;" in toast
+    shown = toast(f"1 file could not be indexed: {name}: {EVIL}")
+    assert "<" not in shown and "&lt;b onmouseover=alert(1)&gt;" in shown
 
 
 @pytest.mark.parametrize(
@@ -373,11 +399,13 @@ def test_upload_names_are_made_safe_and_unique():
 
 
 def test_api_history_must_be_pairs_of_strings():
-    assert [t.question for t in _history([["q1", "a1"], {"question": "q2", "answer": "a2"}])] == [
+    assert [
+        t.question for t in api_history([["q1", "a1"], {"question": "q2", "answer": "a2"}])
+    ] == [
         "q1",
         "q2",
     ]
-    assert _history(None) == []
+    assert api_history(None) == []
     for bad in ("text", [["only one"]], [[1, 2]]):
         with pytest.raises(UsageError):
-            _history(bad)
+            api_history(bad)

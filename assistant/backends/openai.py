@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 import prompts
-from index import Hit, LLMError
+from index import Hit
 
+from ..errors import LLMError
 from ..models import REFUSAL, Turn
 from . import GenerationRequest
 

@@ -1,0 +1,173 @@
+"""Serving the page: `launch` (one app, on host:port), `serve` (build, launch, answer the
+CLI, until interrupted) and the warning for a page others can reach without a login.
+
+Exposure: `serve` binds where ASSISTANT_HOST says (127.0.0.1 by default), asks for a login
+when ASSISTANT_AUTH / ASSISTANT_AUTH_FILE are set (the page and every API route), and warns
+when it is reachable from other machines without one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from index.errors import AssistantError, UserError
+
+from ..local import ASK_ROUTE, ServerFile, answer_payload
+from .app import build_app, static
+from .uploads import UPLOAD_CAP_FACTOR
+
+if TYPE_CHECKING:
+    from ..core import NewsAssistant
+
+__all__ = ["AUTH_MESSAGE", "exposure_warning", "launch", "serve", "serve_cli"]
+
+log = logging.getLogger("assistant.ui")
+
+AUTH_MESSAGE = "Sign in to the News Assistant with the user name and password you were given."
+
+
+def _theme() -> Any:
+    # System fonts: the page must not fetch fonts from the internet.
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        neutral_hue="slate",
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
+
+
+def launch(
+    app: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    max_file_mb: float = 50.0,
+    auth: Sequence[tuple[str, str]] = (),
+    quiet: bool = False,
+) -> str:
+    """Serve `app` on host:port with the page's theme and styles; returns the local URL.
+    With `auth` (user, password) pairs, the page and every API call need a login.
+    `max_file_mb` is the app's per-file limit (ASSISTANT_MAX_FILE_MB): the server stops any
+    file over UPLOAD_CAP_FACTOR times it while it arrives.
+    With `block=False` it returns at once and the server runs until `app.close()`."""
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        show_error=False,
+        max_file_size=int(UPLOAD_CAP_FACTOR * max_file_mb * 1024 * 1024),
+        auth=list(auth) or None,
+        auth_message=AUTH_MESSAGE if auth else None,
+        theme=_theme(),
+        css=static("ui.css"),
+        footer_links=["api"],
+        ssr_mode=False,
+        quiet=quiet,
+    )
+    return str(url)
+
+
+def exposure_warning(host: str, *, login: bool) -> str | None:
+    """What to tell the person starting the UI when `host` is reachable from other machines
+    and no login is configured; None when it binds to loopback or needs a login."""
+    name = host.strip().strip("[]").lower()
+    try:
+        loopback = ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = name in ("localhost", "localhost.")
+    if loopback or login:
+        return None
+    return (
+        f"the web UI listens on {host}, so other machines can reach it, and no login is "
+        "set: anyone who reaches it can read, add and remove articles. Set ASSISTANT_AUTH "
+        "(user:password pairs) or ASSISTANT_AUTH_FILE, and put a TLS reverse proxy in "
+        "front (README: Running it safely); or bind to 127.0.0.1 (ASSISTANT_HOST)."
+    )
+
+
+def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
+    """Build the page and serve it until interrupted, with the login ASSISTANT_AUTH /
+    ASSISTANT_AUTH_FILE configure; warns when it is exposed without one."""
+    settings = assistant.settings
+    logins = settings.logins()
+    warning = exposure_warning(host, login=bool(logins))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    # Load the models and the keyword index now, not on the first question (and not by
+    # eight at once).
+    assistant.searcher.retrieve("warm up", k=1)
+    app = build_app(assistant)
+    url = launch(
+        app, host=host, port=port, max_file_mb=settings.max_file_mb, auth=logins, block=False
+    )
+    entry = serve_cli(app, assistant, url=url)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # unwind, so the server file is withdrawn
+
+    # Both, explicitly: a server started in the background of a script inherits an
+    # ignored SIGINT, and a service manager stops it with SIGTERM.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        app.block_thread()
+    finally:
+        entry.withdraw(settings.data_dir)
+
+
+def serve_cli(app: gr.Blocks, assistant: NewsAssistant, *, url: str) -> ServerFile:
+    """Answer `assistant ask` for this data dir: add the `/cli/ask` route (it needs the
+    token written to `<data dir>/server.json`, whatever the page's login) and announce it."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    loopback = _loopback_url(url)
+    entry = ServerFile.announce(assistant.settings.data_dir, url=loopback)
+
+    def cli_ask(request: Request, payload: dict[str, Any]) -> JSONResponse:
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {entry.token}".encode()):
+            return JSONResponse({"error": "a valid server token is required"}, status_code=401)
+        try:
+            return JSONResponse(answer_payload(assistant, payload))
+        except UserError as e:
+            return JSONResponse({"error": str(e), "kind": "usage"}, status_code=400)
+        except AssistantError as e:
+            return JSONResponse({"error": str(e), "kind": "runtime"}, status_code=500)
+        except Exception as e:
+            log.exception("answering a CLI question failed")
+            return JSONResponse(
+                {"error": f"unexpected {type(e).__name__}: {e}", "kind": "runtime"},
+                status_code=500,
+            )
+
+    # FastAPI reads the parameters' types, which postponed annotations hide from it.
+    cli_ask.__annotations__ = {"request": Request, "payload": dict, "return": JSONResponse}
+    app.server_app.add_api_route(ASK_ROUTE, cli_ask, methods=["POST"], include_in_schema=False)
+    # Gradio's catch-all routes come first otherwise; the new route must be matched first.
+    routes = app.server_app.router.routes
+    routes.insert(0, routes.pop())
+    return entry
+
+
+def _loopback_url(url: str) -> str:
+    """The server's URL as a process on this machine reaches it (0.0.0.0 -> 127.0.0.1)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme or "http", netloc, "", "", "")).rstrip("/")
