@@ -195,7 +195,7 @@ def ask(
     except OSError as e:
         click.echo(f"warning: could not keep the conversation in {chat.path} ({e})", err=True)
     if as_json:
-        _echo_json(answer.to_dict())
+        _echo_json(answer.model_dump())
     else:
         _print_answer(answer)
 
@@ -227,7 +227,7 @@ def _ask_server(
         "history": [[t.question, t.answer] for t in history],
     }
     found = ask_server(entry, payload, timeout=settings.llm_timeout * 2 + 60)
-    return Answer.from_dict(found) if found is not None else None
+    return Answer.model_validate(found) if found is not None else None
 
 
 def _print_answer(answer: Answer) -> None:

@@ -251,7 +251,7 @@ def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
         type=question.type,
         answer=answer.answer,
         refused=answer.refused,
-        citations=[c.to_dict() for c in answer.citations],
+        citations=[c.model_dump() for c in answer.citations],
         retrieved_article_ids=retrieved,
         standalone_question=answer.standalone_question,
         notes=list(answer.notes),

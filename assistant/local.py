@@ -88,7 +88,7 @@ class ServerFile:
 def ask_server(
     entry: ServerFile, payload: dict[str, Any], *, timeout: float
 ) -> dict[str, Any] | None:
-    """The server's answer (an `Answer.to_dict()` object); None when it cannot be reached,
+    """The server's answer (an `Answer.model_dump()` object); None when it cannot be reached,
     so the caller answers by itself. A refusal of the question itself (empty, too long) is
     a UsageError, a failure while answering an OperationalError, as if asked locally."""
     request = urllib.request.Request(
@@ -159,4 +159,4 @@ def answer_payload(assistant: Any, payload: dict[str, Any]) -> dict[str, Any]:
         where=SearchFilter(sources=sources, since=day("since"), until=day("until")),
         today=day("as_of"),
     )
-    return dict(answer.to_dict())
+    return answer.model_dump()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 __all__ = ["REFUSAL", "Answer", "AnswerChunk", "Citation", "Turn"]
 
@@ -11,9 +12,11 @@ __all__ = ["REFUSAL", "Answer", "AnswerChunk", "Citation", "Turn"]
 REFUSAL = "The indexed articles do not cover this."
 
 
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """One cited sentence: `quote == body of article_id [start:end]`, exactly."""
+class Citation(BaseModel):
+    """One cited sentence: `quote == body of article_id [start:end]`, exactly. `score` is
+    the support score of the quote for the claim it backs (1.0 for a verbatim quote)."""
+
+    model_config = ConfigDict(frozen=True)
 
     n: int
     article_id: str
@@ -26,60 +29,31 @@ class Citation:
     end: int
     score: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return asdict(self)
 
+class Answer(BaseModel):
+    """An answer whose [n] markers are numbered 1.. and each match one citation.
 
-@dataclass(slots=True)
-class Answer:
-    """An answer whose [n] markers are numbered 1.. and each match one citation."""
+    `model_dump()` is the `ask --json` object (timings rounded, the eval-only article
+    ranking left out); `model_validate` reads it back (as a server sends it)."""
 
     question: str
     answer: str
     refused: bool
     backend: str
-    citations: list[Citation] = field(default_factory=list)
-    unsupported: list[str] = field(default_factory=list)
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    citations: list[Citation] = Field(default_factory=list)
+    unsupported: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
     standalone_question: str = ""
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
     # The writer's (an LLM's) answer had no support, so the answer quotes the closest
     # passages instead; `unsupported` then holds the writer's sentences.
     quoted_instead: bool = False
-    # Every candidate article retrieval ranked, best first (for evaluation; not in to_dict).
-    retrieved_article_ids: list[str] = field(default_factory=list)
+    # Every candidate article retrieval ranked, best first (for evaluation only).
+    retrieved_article_ids: list[str] = Field(default_factory=list, exclude=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The `ask --json` object."""
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "refused": self.refused,
-            "backend": self.backend,
-            "citations": [c.to_dict() for c in self.citations],
-            "unsupported": list(self.unsupported),
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-            "standalone_question": self.standalone_question,
-            "notes": list(self.notes),
-            "quoted_instead": self.quoted_instead,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Answer:
-        """An answer from its `to_dict` object (as a server sends it)."""
-        return cls(
-            question=str(data.get("question", "")),
-            answer=str(data.get("answer", "")),
-            refused=bool(data.get("refused")),
-            backend=str(data.get("backend", "")),
-            citations=[Citation(**c) for c in data.get("citations", [])],
-            unsupported=[str(s) for s in data.get("unsupported", [])],
-            timings_ms={str(k): float(v) for k, v in (data.get("timings_ms") or {}).items()},
-            standalone_question=str(data.get("standalone_question", "")),
-            notes=[str(n) for n in data.get("notes", [])],
-            quoted_instead=bool(data.get("quoted_instead")),
-        )
+    @field_serializer("timings_ms")
+    def _rounded(self, timings: dict[str, float]) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in timings.items()}
 
 
 @dataclass(slots=True)

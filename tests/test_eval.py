@@ -55,7 +55,18 @@ def test_lenient_drops_case_quotes_punctuation_and_articles():
 
 
 def citation(article_id: str, quote: str, n: int = 1) -> Citation:
-    return Citation(n, article_id, "t", "s", "2022-06-12", "u", quote, 0, len(quote), 1.0)
+    return Citation(
+        n=n,
+        article_id=article_id,
+        title="t",
+        source="s",
+        published_at="2022-06-12",
+        url="u",
+        quote=quote,
+        start=0,
+        end=len(quote),
+        score=1.0,
+    )
 
 
 def test_verdicts_and_metrics():

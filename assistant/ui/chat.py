@@ -92,7 +92,7 @@ class ChatTurn:
 
     def to_dict(self) -> dict[str, Any]:
         """What the browser stores (timings are left out)."""
-        answer = self.answer.to_dict()
+        answer = self.answer.model_dump()
         answer.pop("timings_ms", None)
         return {"question": self.question, "answer": answer, "filters": self.filters.to_dict()}
 

@@ -304,7 +304,7 @@ class UIHandlers:
         answer = self.assistant.ask(
             question, history=api_history(history), where=filters.search_filter()
         )
-        return {**answer.to_dict(), "filters": filters.to_dict()}
+        return {**answer.model_dump(), "filters": filters.to_dict()}
 
     @reported("listing the articles")
     def articles(self) -> list[dict[str, Any]]:
