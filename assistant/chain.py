@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypedDict
 
@@ -18,12 +18,13 @@ from index import SearchFilter
 
 from .backends import Backend, GenerationRequest, QuotingBackend
 from .backends.extractive import ExtractiveBackend
-from .citations import Checked, SupportScorer, check_citations, cite_quotes
+from .citations import Checked, check_citations, cite_quotes
 from .dates import DateIntent
 from .errors import LLMError
 from .models import REFUSAL, Answer, AnswerChunk, Turn
 from .retrieval import Retrieval, Searcher
 from .rewrite import standalone_question
+from .support import SupportScorer
 
 __all__ = ["ChainInput", "build_chain"]
 
@@ -59,31 +60,48 @@ def build_chain(
     for a "how much" question) is replaced by the closest quotes (`quoter`), marked as such.
     When `backend` fails (an LLM that is down, rate limited or broken) and a `fallback` is
     given, the fallback answers instead and the answer carries a note saying so."""
+    steps = _Steps(searcher, backend, scorer, quoter, fallback)
+    return RunnableLambda(steps.retrieve, name="retrieve") | RunnableLambda(
+        steps.answer, name="answer"
+    )
 
-    # An LLM backend rewrites follow-ups itself; otherwise the rule-based rewrite does.
-    rewriter = getattr(backend, "rewrite", None)
 
-    def standalone(question: str, history: Sequence[Turn]) -> str:
+@dataclass(frozen=True, slots=True)
+class _Steps:
+    """The chain's two steps and what they share."""
+
+    searcher: Searcher
+    backend: Backend
+    scorer: SupportScorer
+    quoter: ExtractiveBackend
+    fallback: QuotingBackend | None
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up as a question of its own: an LLM backend rewrites it itself,
+        otherwise (or when the LLM fails and there is a fallback) the rules do."""
+        rewriter = getattr(self.backend, "rewrite", None)
         if history and callable(rewriter):
             try:
                 return str(rewriter(question, history)) or question
             except LLMError:
-                if fallback is None:
+                if self.fallback is None:
                     raise
         return standalone_question(question, history)
 
-    def retrieve(inputs: ChainInput) -> dict[str, Any]:
+    def retrieve(self, inputs: ChainInput) -> dict[str, Any]:
+        """Step 1: the standalone question and what retrieval found for it."""
         started = time.perf_counter()
-        query = standalone(inputs["question"], inputs["history"])
+        query = self.standalone(inputs["question"], inputs["history"])
         timings = {"rewrite": _ms(started)}
         started = time.perf_counter()
-        found = searcher.retrieve(
+        found = self.searcher.retrieve(
             query, k=inputs["k"], where=inputs["where"], today=inputs["today"]
         )
         timings["retrieve"] = _ms(started)
         return {**inputs, "query": query, "found": found, "timings": timings}
 
-    def answer(state: dict[str, Any]) -> Iterator[AnswerChunk]:
+    def answer(self, state: dict[str, Any]) -> Iterator[AnswerChunk]:
+        """Step 2: the draft as it is written, then the checked `Answer`."""
         found: Retrieval = state["found"]
         timings: dict[str, float] = state["timings"]
         notes = _date_notes(found.dates, found.covered)
@@ -95,35 +113,26 @@ def build_chain(
             today=state["today"],
             query=state["query"] if state["query"] != state["question"] else "",
         )
-        writer: Backend = backend
+        writer: Backend = self.backend
+        if request.hits and not isinstance(writer, QuotingBackend):
+            request = _gate(request, self.quoter)
         quoted_instead = False
-        if request.hits and not isinstance(backend, QuotingBackend):
-            request = _gate(request, quoter)
         if not request.hits or isinstance(writer, QuotingBackend):
             checked = _quoted(writer, request)
             timings["generate"] = _ms(started)
             started = time.perf_counter()
             yield AnswerChunk(text=checked.text)
         else:
-            writer, draft = yield from _write(writer, fallback, request, notes)
+            writer, draft = yield from _write(writer, self.fallback, request, notes)
             timings["generate"] = _ms(started)
             started = time.perf_counter()
-            if writer is fallback:  # the writer failed: the fallback quoted instead
+            if writer is self.fallback:  # the writer failed: the fallback quoted instead
                 checked = _quoted(writer, request)
             else:
-                asked = request.query or request.question
-                checked = check_citations(draft, request.hits, scorer, question=asked)
-                if why := _not_an_answer(checked, request, quoter):
-                    # The offline rules found sentences that answer the question (else it
-                    # was refused before the writer was asked): show what they say instead.
-                    notes.append(f"{why}, so this answer quotes the closest passages instead")
-                    said = checked.unsupported
-                    checked = cite_quotes(quoter.quotes(request))
-                    checked.unsupported = said
-                    writer, quoted_instead = quoter, not checked.refused
+                checked, why = self.check(draft, request, notes)
+                if why:
+                    writer, quoted_instead = self.quoter, not checked.refused
                     yield AnswerChunk(text=checked.text, restart=True)
-                else:
-                    notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
         timings["cite"] = _ms(started)
         yield AnswerChunk(
             answer=Answer(
@@ -141,7 +150,23 @@ def build_chain(
             )
         )
 
-    return RunnableLambda(retrieve, name="retrieve") | RunnableLambda(answer, name="answer")
+    def check(
+        self, draft: str, request: GenerationRequest, notes: list[str]
+    ) -> tuple[Checked, str]:
+        """A writer's draft checked against the sources, and why it gave way to the
+        closest quotes ("" when it did not). The offline rules found sentences that
+        answer the question (else it was refused before the writer was asked), so when the
+        writer's answer is not one, what they say is shown instead."""
+        asked = request.query or request.question
+        checked = check_citations(draft, request.hits, self.scorer, question=asked)
+        why = _not_an_answer(checked, request, self.quoter)
+        if not why:
+            notes += [f"The answer adds: “{limit}”" for limit in checked.limits]
+            return checked, ""
+        notes.append(f"{why}, so this answer quotes the closest passages instead")
+        quoted = cite_quotes(self.quoter.quotes(request))
+        quoted.unsupported = checked.unsupported
+        return quoted, why
 
 
 def _gate(request: GenerationRequest, quoter: ExtractiveBackend) -> GenerationRequest:

@@ -27,10 +27,10 @@ from index import (
 from .backends import Backend, make_backend
 from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
-from .citations import SupportScorer
 from .models import Answer, AnswerChunk, Turn
 from .retrieval import Searcher
 from .settings import Settings
+from .support import SupportScorer
 from .text import MAX_QUESTION_CHARS, clean_question
 
 __all__ = ["MAX_QUESTION_CHARS", "IndexStats", "NewsAssistant", "sample_corpus"]

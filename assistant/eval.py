@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from index.errors import UsageError
 
-from .citations import MARKER
+from .markers import MARKER
 
 if TYPE_CHECKING:
     from .core import NewsAssistant

@@ -55,8 +55,9 @@ def stock_recipe(articles: Path, questions: list[EvalQuestion], data_dir: Path) 
 
     from assistant.backends import GenerationRequest
     from assistant.backends.extractive import ExtractiveBackend
-    from assistant.citations import SupportScorer, check_citations
+    from assistant.citations import check_citations
     from assistant.models import Answer
+    from assistant.support import SupportScorer
     from index import Embedder, Hit
 
     embedder = Embedder()

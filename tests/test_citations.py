@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.citations import SupportScorer, check_citations, split_claims
+from assistant.citations import check_citations
+from assistant.markers import split_claims
 from assistant.models import REFUSAL
+from assistant.support import SupportScorer
 from index import Hit
 
 BODY_A = (

@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from assistant.citations import without_attribution
 from assistant.dates import resolve_dates
+from assistant.sources import without_attribution
 
 TODAY = date(2025, 11, 6)  # a Thursday
 

@@ -73,18 +73,18 @@ def test_verdicts_and_metrics():
     factoid = EvalQuestion("q1", "Which show?", ("Squid Game",), ("a1",), ("a2",), "factoid")
     null = EvalQuestion("q2", "Which biscuit?", ("Insufficient information",), (), (), "null")
     right = Answer(
-        "Which show?",
-        "Netflix renewed Squid Game [1]. Fans cheered [2].",
-        False,
-        "extractive",
+        question="Which show?",
+        answer="Netflix renewed Squid Game [1]. Fans cheered [2].",
+        refused=False,
+        backend="extractive",
         citations=[citation("a2", "Netflix renewed Squid Game."), citation("z", "Fans.", 2)],
         retrieved_article_ids=["z", "a2", "a1"],
     )
     wrong = Answer(
-        "Which biscuit?",
-        "Shortbread [1].",
-        False,
-        "extractive",
+        question="Which biscuit?",
+        answer="Shortbread [1].",
+        refused=False,
+        backend="extractive",
         citations=[citation("z", "Shortbread.")],
         retrieved_article_ids=["z"],
     )
@@ -107,15 +107,19 @@ def test_uncited_claims_and_answers_without_a_citation_are_counted():
     factoid = EvalQuestion("q1", "Which show?", ("Squid Game",), ("a1",), (), "factoid")
     other = EvalQuestion("q2", "Which film?", ("Blue Orchard",), ("a1",), (), "factoid")
     half = Answer(
-        "Which show?",
-        "Netflix renewed Squid Game [1]. It will stream in 2031.",
-        False,
-        "openai:m",
+        question="Which show?",
+        answer="Netflix renewed Squid Game [1]. It will stream in 2031.",
+        refused=False,
+        backend="openai:m",
         citations=[citation("a1", "Netflix renewed Squid Game.")],
         unsupported=["It will stream in 2031."],
     )
     bare = Answer(
-        "Which film?", "Blue Orchard won.", False, "openai:m", unsupported=["Blue Orchard won."]
+        question="Which film?",
+        answer="Blue Orchard won.",
+        refused=False,
+        backend="openai:m",
+        unsupported=["Blue Orchard won."],
     )
     rows = [judge(factoid, half, 1.0), judge(other, bare, 1.0)]
     report = summarise(rows, [factoid, other], "openai:m")

@@ -17,8 +17,8 @@ from index import Embedder, Hit
 from ..models import Turn
 
 if TYPE_CHECKING:
-    from ..citations import Quote
     from ..settings import Settings
+    from ..sources import Quote
 
 __all__ = ["Backend", "GenerationRequest", "QuotingBackend", "make_backend"]
 

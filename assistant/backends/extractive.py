@@ -11,15 +11,9 @@ from typing import Any, NamedTuple
 
 from index import Embedder, Hit, split_sentences
 
-from ..citations import (
-    Quote,
-    SourceSentence,
-    attribution,
-    full_stop,
-    source_sentences,
-    strip_markers,
-)
+from ..markers import strip_markers
 from ..models import REFUSAL
+from ..sources import Quote, SourceSentence, attribution, full_stop, source_sentences
 from ..text import content_tokens, normalise
 from ..wordforms import WordSet, claim_words, key_words
 from . import GenerationRequest

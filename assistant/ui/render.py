@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
-from ..citations import MARKERS
 from ..dates import format_date
+from ..markers import MARKERS
 from ..models import Answer, Citation
 from .chat import ChatTurn
 
