@@ -65,15 +65,29 @@ class IndexStats:
 
 
 class NewsAssistant:
-    """Ingest articles and answer questions about them with verified citations."""
+    """Ingest articles and answer questions about them with verified citations.
 
-    def __init__(self, settings: Settings) -> None:
+    `embedder` and `store` replace the ones the settings name, e.g. to share one loaded
+    model between several assistants; left out, each is built from the settings on first use.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        store: ChromaStore | None = None,
+    ) -> None:
         self.settings = settings
+        self._given_embedder = embedder
+        self._given_store = store
 
     # Heavy parts load on first use, so the CLI's --help and `import assistant` stay fast.
     @cached_property
     def embedder(self) -> Embedder:
-        """The embedding model (loaded on first encode)."""
+        """The embedding model: the one passed in, else the settings' (loaded on first encode)."""
+        if self._given_embedder is not None:
+            return self._given_embedder
         return Embedder(
             self.settings.embedding_model,
             device=self.settings.device,
@@ -82,7 +96,9 @@ class NewsAssistant:
 
     @cached_property
     def store(self) -> ChromaStore:
-        """The Chroma store named by the settings (on disk, or a server)."""
+        """The store passed in, else the Chroma store the settings name (on disk, or a server)."""
+        if self._given_store is not None:
+            return self._given_store
         s = self.settings
         return ChromaStore(
             path=None if s.chroma_host else s.data_dir / "chroma",

@@ -27,6 +27,8 @@ from index.errors import UsageError
 from .markers import MARKER
 
 if TYPE_CHECKING:
+    from index import Embedder
+
     from .core import NewsAssistant
     from .models import Answer
     from .settings import Settings
@@ -147,7 +149,7 @@ def eval_index_dir(articles: str | Path, settings: Settings) -> Path:
 
 
 def eval_assistant(
-    articles: str | Path, settings: Settings, *, embedder: Any = None
+    articles: str | Path, settings: Settings, *, embedder: Embedder | None = None
 ) -> tuple[NewsAssistant, bool]:
     """A NewsAssistant over the article set's own index, built when missing; the flag says
     whether it was built (False: reused). A Chroma server setting is ignored here: the eval
@@ -157,10 +159,8 @@ def eval_assistant(
     data_dir = eval_index_dir(articles, settings)
     marker = data_dir / "complete"
     assistant = NewsAssistant(
-        settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
+        settings.model_copy(update={"data_dir": data_dir, "chroma_host": None}), embedder=embedder
     )
-    if embedder is not None:
-        assistant.__dict__["embedder"] = embedder
     if marker.exists():
         return assistant, False
     report = assistant.ingest([articles], rebuild=True)

@@ -1,7 +1,9 @@
-"""Shared fixtures: real embedding model, real Chroma in temp dirs, no network."""
+"""Shared fixtures: real embedding model, real Chroma in temp dirs, a scripted OpenAI-compatible
+server on loopback, the CLI run in this process; no network."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,67 @@ def embedder():
     return Embedder()
 
 
+def run_cli(
+    args: Sequence[str],
+    *,
+    data: Path | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    process: bool = False,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """`assistant ARGS` as a shell sees it: the exit status, stdout and stderr.
+
+    `data` is ASSISTANT_DATA_DIR, `env` more variables over the test session's environment,
+    `cwd` the working folder. By default the console script's `main` runs in this process
+    through click's CliRunner (env and cwd restored afterwards): each call reads its settings
+    afresh and builds its own NewsAssistant; only the embedding model an earlier call loaded
+    is reused (the per-process model cache), which changes no result. `process=True` runs a
+    real `python -m assistant.cli` instead, for tests where the process itself matters
+    (another process's writes, crash safety, import-time laziness)."""
+    overrides = dict(env or {})
+    if data is not None:
+        overrides["ASSISTANT_DATA_DIR"] = str(data)
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "assistant.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **overrides},
+            cwd=cwd,
+            timeout=timeout,
+        )
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+
+    code: int | str | None = 0
+    with (
+        contextlib.chdir(cwd or os.getcwd()),
+        CliRunner().isolation(env=overrides) as (stdout, stderr, _),
+    ):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            code = 0 if e.code is None else e.code
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+    assert isinstance(code, int), f"main() exited with {code!r}, not a status"
+    return subprocess.CompletedProcess(
+        ["assistant", *args], code, stdout.getvalue().decode(), stderr.getvalue().decode()
+    )
+
+
+@pytest.fixture
+def llm_server():
+    """A scripted OpenAI-compatible server on loopback (replies "OK" until scripted)."""
+    from openai_server import OpenAIServer
+
+    with OpenAIServer() as server:
+        yield server
+
+
 @pytest.fixture
 def make_assistant(tmp_path, embedder):
     """Build a NewsAssistant on a fresh data dir; keyword arguments become settings."""
@@ -53,9 +117,7 @@ def make_assistant(tmp_path, embedder):
 
     def make(**overrides):
         overrides.setdefault("data_dir", tmp_path / "data")
-        assistant = NewsAssistant(load_settings(**overrides))
-        assistant.__dict__["embedder"] = embedder  # share the loaded model
-        return assistant
+        return NewsAssistant(load_settings(**overrides), embedder=embedder)
 
     return make
 
@@ -73,9 +135,7 @@ def scripted_llm_assistant(data: Path, embedder, base_url: str, **overrides):
         llm_timeout=5,
         llm_retries=0,
     )
-    assistant = NewsAssistant(load_settings(**{**settings, **overrides}))
-    assistant.__dict__["embedder"] = embedder  # share the loaded model
-    return assistant
+    return NewsAssistant(load_settings(**{**settings, **overrides}), embedder=embedder)
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +157,7 @@ def sample_assistant(tmp_path, sample_dir, embedder):
 
     data = tmp_path / "data"
     shutil.copytree(sample_dir, data)
-    assistant = NewsAssistant(load_settings(data_dir=data, llm="extractive"))
-    assistant.__dict__["embedder"] = embedder
-    return assistant
+    return NewsAssistant(load_settings(data_dir=data, llm="extractive"), embedder=embedder)
 
 
 def start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:

@@ -65,11 +65,9 @@ _article_like = st.fixed_dictionaries(
 def test_any_json_lines_keep_the_good_rows_and_name_each_bad_line(tmp_path, rows):
     path = tmp_path / "feed.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    try:
-        loaded = load_file(path)
-    except LoadError as e:
-        assert "empty" in e.reason or "no article" in e.reason or e.reason
-        return
+    # Every row is a non-blank ASCII line (json.dumps escapes newlines and non-ASCII), so
+    # the file as a whole is never refused: each line is an article or an error of its own.
+    loaded = load_file(path)
     assert len(loaded.articles) + len(loaded.errors) == len(rows)
     good = {
         i + 1

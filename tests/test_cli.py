@@ -1,30 +1,16 @@
-"""The `assistant` command as a user runs it: a real subprocess on a temp data dir."""
+"""The `assistant` command as a user runs it, on a temp data dir (in this process through
+click's CliRunner; `--help` in a real process, where import-time laziness shows)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, run_cli
 
 pytestmark = pytest.mark.slow
 GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
-
-
-def run(args: list[str], data: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "ASSISTANT_DATA_DIR": str(data), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -39,7 +25,7 @@ def test_ingest_json_contract_and_second_run_is_a_no_op(tmp_path):
     news = tmp_path / "news"
     shutil.copytree(SAMPLES, news)
     (news / "broken.json").write_text("{nope", encoding="utf-8")
-    first = run(["ingest", str(news), "--json"], data)
+    first = run_cli(["ingest", str(news), "--json"], data=data)
     assert first.returncode == 1, first.stderr  # one file failed
     report = json.loads(first.stdout)
     assert {"added", "updated", "unchanged", "duplicates", "chunks", "failed"} <= report.keys()
@@ -49,14 +35,14 @@ def test_ingest_json_contract_and_second_run_is_a_no_op(tmp_path):
     ]
     assert "malformed JSON" in report["failed"][0]["error"]
     (news / "broken.json").unlink()
-    second = run(["ingest", str(news), "--json"], data)
+    second = run_cli(["ingest", str(news), "--json"], data=data)
     assert second.returncode == 0
     again = json.loads(second.stdout)
     assert (again["added"], again["unchanged"], again["chunks"]) == (0, 7, 0)
 
 
 def test_ask_json_answers_the_seed_question(data):
-    result = run(["ask", "Who is GEM partnering with?", "--json"], data)
+    result = run_cli(["ask", "Who is GEM partnering with?", "--json"], data=data)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert {
@@ -86,23 +72,23 @@ def test_ask_json_answers_the_seed_question(data):
 
 
 def test_ask_text_shows_numbered_sources(data):
-    result = run(["ask", "Who is GEM partnering with?", "-k", "3"], data)
+    result = run_cli(["ask", "Who is GEM partnering with?", "-k", "3"], data=data)
     assert result.returncode == 0
     assert "Sources:" in result.stdout and "[1] Ascend Elements and GEM" in result.stdout
     assert "Battery Brief, 2025-11-04" in result.stdout and GEM_URL in result.stdout
 
 
 def test_stats_articles_and_remove(data):
-    stats = json.loads(run(["stats", "--json"], data).stdout)
+    stats = json.loads(run_cli(["stats", "--json"], data=data).stdout)
     assert stats["articles"] == 7 and stats["chunks"] >= 7
     assert stats["embedding_model"] == "all-MiniLM-L6-v2"
     assert stats["sources"]["Grid Weekly"] == 2
-    listed = json.loads(run(["articles", "--json"], data).stdout)
+    listed = json.loads(run_cli(["articles", "--json"], data=data).stdout)
     assert GEM_URL in {a["id"] for a in listed}
-    removed = run(["remove", GEM_URL], data)
+    removed = run_cli(["remove", GEM_URL], data=data)
     assert removed.returncode == 0 and "removed 1 article" in removed.stdout
-    assert json.loads(run(["stats", "--json"], data).stdout)["articles"] == 6
-    missing = run(["remove", GEM_URL], data)
+    assert json.loads(run_cli(["stats", "--json"], data=data).stdout)["articles"] == 6
+    missing = run_cli(["remove", GEM_URL], data=data)
     assert missing.returncode == 2 and "no indexed article" in missing.stderr
 
 
@@ -115,20 +101,20 @@ def test_usage_and_configuration_errors_exit_2_with_one_line(data):
         (["ask", "x"], {"ASSISTANT_LLM": "openai"}, "OPENAI_API_KEY"),
         (["ask", "x"], {"ASSISTANT_TOP_K": "zero"}, "ASSISTANT_TOP_K"),
     ):
-        result = run(args, data, **env)
+        result = run_cli(args, data=data, env=env)
         assert result.returncode == 2, (args, result.stderr)
         assert words in result.stderr
         assert "Traceback" not in result.stderr
 
 
 def test_a_model_mismatch_says_to_rebuild(data):
-    result = run(["ask", "x"], data, ASSISTANT_EMBEDDING_MODEL="another-model")
+    result = run_cli(["ask", "x"], data=data, env={"ASSISTANT_EMBEDDING_MODEL": "another-model"})
     assert result.returncode == 2
     assert "--rebuild" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_is_fast_and_lists_commands(tmp_path):
-    result = run(["--help"], tmp_path)
+    result = run_cli(["--help"], data=tmp_path, process=True)
     assert result.returncode == 0
     for command in ("ingest", "ask", "stats", "remove", "serve"):
         assert command in result.stdout

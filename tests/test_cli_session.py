@@ -14,27 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, free_port
-from openai_server import OpenAIServer, Reply
+from conftest import SAMPLES, free_port, run_cli
+from openai_server import Reply
 
 pytestmark = pytest.mark.slow
 GEM_URL = "https://example.com/battery-brief/ascend-elements-gem-recycling"
-
-
-def run(
-    args: list[str], *, cwd: Path, data: Path | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "ASSISTANT_DATA_DIR"}
-    if data is not None:
-        environ["ASSISTANT_DATA_DIR"] = str(data)
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**environ, **env},
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -45,19 +29,21 @@ def data(tmp_path, sample_dir):
 
 
 def test_plain_output_prints_the_notes(data, tmp_path):
-    dated = run(
+    dated = run_cli(
         ["ask", "What did GEM announce this week?", "--as-of", "2025-11-06"],
         cwd=tmp_path,
         data=data,
     )
     assert dated.returncode == 0, dated.stderr
     assert "Note: “this week” was read as" in dated.stdout
-    down = run(
+    down = run_cli(
         ["ask", "Who is GEM partnering with?"],
         cwd=tmp_path,
         data=data,
-        OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
-        ASSISTANT_LLM_RETRIES="0",
+        env={
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+            "ASSISTANT_LLM_RETRIES": "0",
+        },
     )
     assert down.returncode == 0, down.stderr
     assert "Note: The LLM was unavailable, so this answer quotes the articles" in down.stdout
@@ -67,7 +53,7 @@ def test_plain_output_prints_the_notes(data, tmp_path):
 def test_asking_where_there_is_no_index_says_so_and_creates_nothing(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = run(["ask", "Who is GEM partnering with?"], cwd=elsewhere)
+    result = run_cli(["ask", "Who is GEM partnering with?"], cwd=elsewhere)
     assert result.returncode == 2
     assert f"there is no index in {elsewhere / 'data'}" in result.stderr
     assert "ASSISTANT_DATA_DIR" in result.stderr and "assistant ingest" in result.stderr
@@ -75,8 +61,8 @@ def test_asking_where_there_is_no_index_says_so_and_creates_nothing(tmp_path):
 
 
 def test_asking_an_empty_index_says_so(tmp_path, data):
-    run(["remove", str(SAMPLES)], cwd=tmp_path, data=data)
-    result = run(["ask", "Who is GEM partnering with?"], cwd=tmp_path, data=data)
+    run_cli(["remove", str(SAMPLES)], cwd=tmp_path, data=data)
+    result = run_cli(["ask", "Who is GEM partnering with?"], cwd=tmp_path, data=data)
     assert result.returncode == 2, result.stdout
     assert f"the index in {data / 'chroma'} is empty" in result.stderr
 
@@ -84,10 +70,10 @@ def test_asking_an_empty_index_says_so(tmp_path, data):
 def test_ingest_dot_skips_the_data_dir(tmp_path):
     folder = tmp_path / "news"
     shutil.copytree(SAMPLES, folder)
-    first = run(["ingest", ".", "--json"], cwd=folder)
+    first = run_cli(["ingest", ".", "--json"], cwd=folder)
     assert first.returncode == 0, first.stdout
     assert (folder / "data" / "chroma").is_dir()
-    again = run(["ingest", ".", "--json"], cwd=folder)
+    again = run_cli(["ingest", ".", "--json"], cwd=folder)
     report = json.loads(again.stdout)
     assert again.returncode == 0 and report["failed"] == []
     assert report["unchanged"] == 7
@@ -95,9 +81,11 @@ def test_ingest_dot_skips_the_data_dir(tmp_path):
 
 
 def test_follow_ups_continue_the_conversation(tmp_path, data):
-    first = run(["ask", "Who is GEM partnering with?", "--json"], cwd=tmp_path, data=data)
+    first = run_cli(["ask", "Who is GEM partnering with?", "--json"], cwd=tmp_path, data=data)
     assert first.returncode == 0, first.stderr
-    follow = run(["ask", "-c", "And when was that announced?", "--json"], cwd=tmp_path, data=data)
+    follow = run_cli(
+        ["ask", "-c", "And when was that announced?", "--json"], cwd=tmp_path, data=data
+    )
     answer = json.loads(follow.stdout)
     assert "GEM" in answer["standalone_question"]
     assert answer["citations"][0]["article_id"] == GEM_URL
@@ -107,13 +95,15 @@ def test_follow_ups_continue_the_conversation(tmp_path, data):
         "And when was that announced?",
     ]
     # Without --continue a question starts a new conversation.
-    run(["ask", "What is a digital battery passport?"], cwd=tmp_path, data=data)
+    run_cli(["ask", "What is a digital battery passport?"], cwd=tmp_path, data=data)
     turns = json.loads((data / "conversation.json").read_text(encoding="utf-8"))["turns"]
     assert len(turns) == 1
     # A conversation file of one's own keeps its own thread.
     own = tmp_path / "thread.json"
-    run(["ask", "Who is GEM partnering with?", "--conversation", str(own)], cwd=tmp_path, data=data)
-    again = run(
+    run_cli(
+        ["ask", "Who is GEM partnering with?", "--conversation", str(own)], cwd=tmp_path, data=data
+    )
+    again = run_cli(
         ["ask", "And who chairs it?", "--conversation", str(own), "--json"], cwd=tmp_path, data=data
     )
     assert "GEM" in json.loads(again.stdout)["standalone_question"]
@@ -123,59 +113,59 @@ def test_follow_ups_continue_the_conversation(tmp_path, data):
 def test_a_broken_conversation_file_is_named(tmp_path, data):
     bad = tmp_path / "thread.json"
     bad.write_text("{not json", encoding="utf-8")
-    result = run(["ask", "x y z", "--conversation", str(bad)], cwd=tmp_path, data=data)
+    result = run_cli(["ask", "x y z", "--conversation", str(bad)], cwd=tmp_path, data=data)
     assert result.returncode == 2 and f"{bad} is not a conversation file" in result.stderr
 
 
 @pytest.fixture
-def served(tmp_path, data):
-    """`assistant serve` on the data dir, answering through a scripted LLM the CLI's own
-    environment knows nothing of (so an answer from it shows where it came from)."""
-    with OpenAIServer([Reply("GEM is partnering with Ascend Elements [1].")]) as llm:
-        port = free_port()
-        environ = {
-            **os.environ,
-            "ASSISTANT_DATA_DIR": str(data),
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "sk-test",
-            "ASSISTANT_LLM_MODEL": "scripted-model",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
-            env=environ,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        announced = data / "server.json"
-        deadline = time.monotonic() + 180
-        while not announced.exists():
-            assert process.poll() is None, "assistant serve exited"
-            assert time.monotonic() < deadline, "assistant serve did not announce itself"
-            time.sleep(0.3)
+def served(tmp_path, data, llm_server):
+    """`assistant serve` (a real process) on the data dir, answering through a scripted LLM
+    the CLI's own environment knows nothing of (so an answer from it shows where it came from)."""
+    llm_server.script(Reply("GEM is partnering with Ascend Elements [1]."))
+    port = free_port()
+    environ = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(data),
+        "OPENAI_BASE_URL": llm_server.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "ASSISTANT_LLM_MODEL": "scripted-model",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=environ,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    announced = data / "server.json"
+    deadline = time.monotonic() + 180
+    while not announced.exists():
+        assert process.poll() is None, "assistant serve exited"
+        assert time.monotonic() < deadline, "assistant serve did not announce itself"
+        time.sleep(0.3)
+    try:
+        yield process, announced, llm_server
+    finally:
+        process.send_signal(signal.SIGTERM)
         try:
-            yield process, announced, llm
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def test_ask_answers_through_a_running_server(served, tmp_path, data):
     _, announced, llm = served
     assert oct(announced.stat().st_mode & 0o777) == "0o600"  # the token is a credential
-    result = run(["ask", "Who is GEM partnering with?", "--json"], cwd=tmp_path, data=data)
+    result = run_cli(["ask", "Who is GEM partnering with?", "--json"], cwd=tmp_path, data=data)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["backend"] == "openai:scripted-model"  # the server's backend, not ours
     assert answer["citations"][0]["article_id"] == GEM_URL
     assert len(llm.requests) == 1
     # Errors about the question come back as the CLI's own, with the same exit status.
-    empty = run(["ask", "x", "--since", "2025-13-01"], cwd=tmp_path, data=data)
+    empty = run_cli(["ask", "x", "--since", "2025-13-01"], cwd=tmp_path, data=data)
     assert empty.returncode == 2 and "YYYY-MM-DD" in empty.stderr
-    local = run(
+    local = run_cli(
         ["ask", "Who is GEM partnering with?", "--local", "--json"], cwd=tmp_path, data=data
     )
     assert json.loads(local.stdout)["backend"] == "extractive"
@@ -210,6 +200,6 @@ def test_the_server_withdraws_its_file_and_a_stale_file_is_ignored(served, tmp_p
     assert not announced.exists()
     # A file left by a server that died without cleaning up: the CLI answers by itself.
     announced.write_text(stale, encoding="utf-8")
-    result = run(["ask", "Who is GEM partnering with?", "--json"], cwd=tmp_path, data=data)
+    result = run_cli(["ask", "Who is GEM partnering with?", "--json"], cwd=tmp_path, data=data)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["backend"] == "extractive"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from index import ChromaStore
 
@@ -50,13 +51,9 @@ def environ(data: Path, **extra: str) -> dict[str, str]:
 
 
 def run(args: list[str], data: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environ(data, **extra),
-        timeout=600,
-    )
+    """A real process: what a killed run left on disk is read as a new process reads it."""
+    env = {"ASSISTANT_INGEST_BATCH": "8", **extra}
+    return run_cli(args, data=data, env=env, process=True, timeout=600)
 
 
 def chunk_count(data: Path) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import date
 
 import pytest
+from conftest import run_cli
 
 from assistant.dates import resolve_dates
 from assistant.sources import without_attribution
@@ -68,16 +67,9 @@ def test_as_of_resolves_this_week_in_the_cli(tmp_path, sample_dir):
 
     data = tmp_path / "data"
     shutil.copytree(sample_dir, data)
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data)}
 
     def ask(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "ask", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        return run_cli(["ask", *args], data=data)
 
     covered = ask("Who did GEM partner with this week?", "--as-of", "2025-11-06", "--json")
     assert covered.returncode == 0, covered.stderr

@@ -4,12 +4,10 @@ small article set written by the test (its own index, reused on the second run).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 
 import pytest
+from conftest import run_cli
 
 from assistant.eval import EvalQuestion, answer_found, judge, lenient, summarise
 from assistant.models import Answer, Citation
@@ -194,25 +192,11 @@ def test_the_eval_command_end_to_end(tmp_path):
     qfile = tmp_path / "questions.jsonl"
     qfile.write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
     out = tmp_path / "rows.jsonl"
-    env = {
-        **os.environ,
-        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
-        "ASSISTANT_LLM": "extractive",
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "assistant.cli",
-        "eval",
-        "--articles",
-        str(articles),
-        "--questions",
-        str(qfile),
-    ]
+    env = {"ASSISTANT_LLM": "extractive"}
+    data = tmp_path / "data"
+    args = ["eval", "--articles", str(articles), "--questions", str(qfile)]
 
-    first = subprocess.run(
-        [*args, "--json", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600
-    )
+    first = run_cli([*args, "--json", "--out", str(out)], data=data, env=env)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert set(report) == KEYS and report["questions"] == 3
@@ -228,7 +212,7 @@ def test_the_eval_command_end_to_end(tmp_path):
     assert rows[0]["citations"][0]["article_id"] == "a-mayor"
     assert rows[2]["refused"] and rows[2]["citations"] == []
 
-    second = subprocess.run([*args], capture_output=True, text=True, env=env, timeout=600)
+    second = run_cli(args, data=data, env=env)
     assert second.returncode == 0, second.stderr
     assert "reused the eval index" in second.stderr and "| hit@4 |" in second.stdout
 

@@ -4,14 +4,12 @@ terminal escape sequences. Articles are data, never instructions."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
-from openai_server import OpenAIServer, Reply
+from conftest import run_cli
+from openai_server import Reply
 
 from assistant import NewsAssistant, load_settings
 
@@ -32,9 +30,7 @@ def hostile(tmp_path, sample_dir, embedder):
     (tmp_path / "wrap.md").write_text(INJECTION)
 
     def make(**overrides):
-        assistant = NewsAssistant(load_settings(data_dir=data, **overrides))
-        assistant.__dict__["embedder"] = embedder
-        return assistant
+        return NewsAssistant(load_settings(data_dir=data, **overrides), embedder=embedder)
 
     make(llm="extractive").ingest([tmp_path / "wrap.md"])
     return make
@@ -46,12 +42,12 @@ def test_an_injected_instruction_does_not_change_the_offline_answer(hostile):
     assert all(c.article_id != "https://example.com/shady/wrap" for c in answer.citations)
 
 
-def test_article_text_cannot_forge_or_close_a_source_block(hostile):
-    with OpenAIServer([Reply("GEM Co. is partnering with Ascend Elements [1].")]) as server:
-        assistant = hostile(openai_base_url=server.base_url, llm="openai", top_k=8)
-        assistant.ask("What did the market wrap say about GEM and recycling shares?")
-        prompt = server.requests[-1]["body"]["messages"][-1]["content"]
-        system = server.requests[-1]["body"]["messages"][0]["content"]
+def test_article_text_cannot_forge_or_close_a_source_block(hostile, llm_server):
+    llm_server.script(Reply("GEM Co. is partnering with Ascend Elements [1]."))
+    assistant = hostile(openai_base_url=llm_server.base_url, llm="openai", top_k=8)
+    assistant.ask("What did the market wrap say about GEM and recycling shares?")
+    prompt = llm_server.requests[-1]["body"]["messages"][-1]["content"]
+    system = llm_server.requests[-1]["body"]["messages"][0]["content"]
     opened = re.findall(r"<source n=\"(\d+)\"", prompt)
     assert opened == [str(n) for n in range(1, len(opened) + 1)], "only the real blocks"
     assert prompt.count("</source>") == len(opened)
@@ -76,19 +72,25 @@ def test_the_cli_prints_no_terminal_escape_sequences_from_articles(tmp_path, sam
             }
         )
     )
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data)}
-    command = [sys.executable, "-m", "assistant.cli"]
-    subprocess.run([*command, "ingest", str(feed)], env=env, check=True, capture_output=True)
-    for args in (["articles"], ["ask", "Where did Quokka Metals open a refinery?"]):
-        out = subprocess.run([*command, *args], env=env, capture_output=True, text=True).stdout
+    assert run_cli(["ingest", str(feed)], data=data).returncode == 0
+    # Each control character is shown as a space: the listing names the article by its
+    # title, the answer quotes its body.
+    for args, shown in (
+        (["articles"], "Evil  [2J ]0;pwned  title"),
+        (
+            ["ask", "Where did Quokka Metals open a refinery?"],
+            "Quokka Metals opened a refinery  [31min Tasmania [0m on Wednesday",
+        ),
+    ):
+        out = run_cli(args, data=data).stdout
         assert "\x1b" not in out and "\x07" not in out
-        assert "Quokka" in out or "Evil" in out
+        assert shown in out, out
 
 
-def test_a_model_that_obeys_an_injection_gets_its_claim_flagged(hostile):
-    with OpenAIServer([Reply("GEM is partnering with Tesla [1].")]) as server:
-        assistant = hostile(openai_base_url=server.base_url, llm="openai", top_k=8)
-        answer = assistant.ask("Who is GEM partnering with?")
+def test_a_model_that_obeys_an_injection_gets_its_claim_flagged(hostile, llm_server):
+    llm_server.script(Reply("GEM is partnering with Tesla [1]."))
+    assistant = hostile(openai_base_url=llm_server.base_url, llm="openai", top_k=8)
+    answer = assistant.ask("Who is GEM partnering with?")
     assert answer.unsupported == ["GEM is partnering with Tesla."]
     # Not presented as an answer: the closest quotes instead, none from the injected article.
     assert answer.quoted_instead and "Tesla" not in answer.answer

@@ -25,7 +25,7 @@ def article(title: str, body: str, date: str = "2025-01-01", source: str = "Wire
 LONG = " ".join(f"Sentence number {i} talks about battery plant {i} in detail." for i in range(60))
 
 
-@pytest.fixture(params=["disk", "server"])
+@pytest.fixture(params=["disk", pytest.param("server", marks=pytest.mark.server)])
 def open_store(request, tmp_path):
     """Opens the store under test: on disk, or on a real Chroma server."""
     if request.param == "disk":

@@ -4,13 +4,11 @@ another process), rank fusion, date preference, coverage, filters, diversity, re
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import run_cli, unique_collection
 
 from assistant import REFUSAL, ConfigError
 from assistant.retrieval import Searcher
@@ -184,14 +182,8 @@ def test_an_ingest_by_another_process_is_noticed(corpus_assistant, tmp_path):
         tmp_path / "other.jsonl",
         [article("museum", "Museum opens", "The Quillmoor museum opened.", day="2025-03-08")],
     )
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(corpus_assistant.settings.data_dir)}
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ingest", str(news), "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    data = corpus_assistant.settings.data_dir
+    result = run_cli(["ingest", str(news), "--json"], data=data, process=True)
     assert result.returncode == 0, result.stderr
     assert [h.article_id for h in keyword.search("Quillmoor", k=3)] == ["museum"]
     answer = corpus_assistant.ask("Which museum opened?")
@@ -258,13 +250,10 @@ def test_a_missing_reranker_fails_with_the_setting_named(make_assistant, tmp_pat
 def test_a_shared_chroma_server_keeps_keyword_indexes_in_step(
     chroma_server, make_assistant, tmp_path
 ):
-    from conftest import unique_collection
-
     host, port = chroma_server
     shared = {"chroma_host": host, "chroma_port": port, "collection": unique_collection()}
     reader = make_assistant(llm="extractive", data_dir=tmp_path / "reader", **shared)
     writer_env = {
-        **os.environ,
         "ASSISTANT_DATA_DIR": str(tmp_path / "writer"),
         "ASSISTANT_CHROMA_HOST": host,
         "ASSISTANT_CHROMA_PORT": str(port),
@@ -273,13 +262,7 @@ def test_a_shared_chroma_server_keeps_keyword_indexes_in_step(
 
     def ingest_elsewhere(rows: list[dict], name: str) -> None:
         news = write(tmp_path / name, rows)
-        result = subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "ingest", str(news)],
-            capture_output=True,
-            text=True,
-            env=writer_env,
-            timeout=300,
-        )
+        result = run_cli(["ingest", str(news)], env=writer_env, process=True)
         assert result.returncode == 0, result.stderr
 
     ingest_elsewhere(CORPUS[:2], "first.jsonl")

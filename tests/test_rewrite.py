@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from conftest import SAMPLES, scripted_llm_assistant
-from openai_server import OpenAIServer, Reply
+from openai_server import Reply
 
 from assistant import LLMError, Turn
 from assistant.rewrite import is_follow_up, standalone_question
@@ -45,65 +45,59 @@ def test_rule_based_rewrite_adds_the_topic_not_the_earlier_question():
     assert standalone_question("And when?", []) == "And when?"
 
 
-@pytest.fixture
-def server():
-    with OpenAIServer() as s:
-        yield s
-
-
-def make_llm_assistant(data, embedder, server, **overrides):
-    return scripted_llm_assistant(data, embedder, server.base_url, **overrides)
+def make_llm_assistant(data, embedder, llm_server, **overrides):
+    return scripted_llm_assistant(data, embedder, llm_server.base_url, **overrides)
 
 
 @pytest.fixture
-def llm_assistant(tmp_path, sample_dir, embedder, server):
+def llm_assistant(tmp_path, sample_dir, embedder, llm_server):
     data = tmp_path / "data"
     shutil.copytree(sample_dir, data)
-    return make_llm_assistant(data, embedder, server)
+    return make_llm_assistant(data, embedder, llm_server)
 
 
-def test_the_llm_rewrites_a_follow_up_before_retrieval(llm_assistant, server):
+def test_the_llm_rewrites_a_follow_up_before_retrieval(llm_assistant, llm_server):
     rewritten = "When did GEM and Ascend Elements announce their recycling partnership?"
-    server.script(
+    llm_server.script(
         Reply(f'"{rewritten}"'),
         Reply("GEM and Ascend Elements announced it on 4 November 2025 [1]."),
     )
     answer = llm_assistant.ask("And when was that announced?", history=[FIRST])
     assert answer.standalone_question == rewritten
     assert any(c.article_id == GEM_URL for c in answer.citations)
-    rewrite_request = server.requests[0]["body"]["messages"][-1]["content"]
+    rewrite_request = llm_server.requests[0]["body"]["messages"][-1]["content"]
     assert "Who is GEM partnering with?" in rewrite_request
     assert "Last question: And when was that announced?" in rewrite_request
-    assert not server.requests[0]["body"].get("stream")  # one short call, not streamed
-    assert server.requests[1]["body"]["stream"]  # then the answer, streamed
+    assert not llm_server.requests[0]["body"].get("stream")  # one short call, not streamed
+    assert llm_server.requests[1]["body"]["stream"]  # then the answer, streamed
 
 
-def test_without_history_the_llm_is_not_asked_to_rewrite(llm_assistant, server):
-    server.script(Reply("GEM is partnering with Ascend Elements [1]."))
+def test_without_history_the_llm_is_not_asked_to_rewrite(llm_assistant, llm_server):
+    llm_server.script(Reply("GEM is partnering with Ascend Elements [1]."))
     answer = llm_assistant.ask("Who is GEM partnering with?")
     assert answer.standalone_question == "Who is GEM partnering with?"
-    assert len(server.requests) == 1
+    assert len(llm_server.requests) == 1
 
 
-def test_an_empty_rewrite_falls_back_to_the_question(llm_assistant, server):
-    server.script(Reply(""), Reply("GEM is partnering with Ascend Elements [1]."))
+def test_an_empty_rewrite_falls_back_to_the_question(llm_assistant, llm_server):
+    llm_server.script(Reply(""), Reply("GEM is partnering with Ascend Elements [1]."))
     answer = llm_assistant.ask("And who else?", history=[FIRST])
     assert answer.standalone_question == "And who else?"
 
 
 def test_a_failing_rewrite_is_one_clear_error_when_the_llm_is_required(
-    tmp_path, sample_dir, embedder, server
+    tmp_path, sample_dir, embedder, llm_server
 ):
     data = tmp_path / "data"
     shutil.copytree(sample_dir, data)
-    required = make_llm_assistant(data, embedder, server, llm="openai")
-    server.script(Reply(status=401))
+    required = make_llm_assistant(data, embedder, llm_server, llm="openai")
+    llm_server.script(Reply(status=401))
     with pytest.raises(LLMError, match="API key"):
         required.ask("And when was that announced?", history=[FIRST])
 
 
-def test_with_llm_auto_a_failing_rewrite_falls_back_to_the_rules(llm_assistant, server):
-    server.script(Reply(status=401))
+def test_with_llm_auto_a_failing_rewrite_falls_back_to_the_rules(llm_assistant, llm_server):
+    llm_server.script(Reply(status=401))
     answer = llm_assistant.ask("And when was that announced?", history=[FIRST])
     assert answer.standalone_question == "And when was that announced? (GEM partnering)"
     assert answer.backend == "extractive" and any("LLM" in note for note in answer.notes)

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import SAMPLES, free_port, start_chroma, unique_collection
+from conftest import SAMPLES, free_port, run_cli, start_chroma, unique_collection
 
 from assistant import NewsAssistant, StoreError, load_settings
 from index import ChromaStore
@@ -31,28 +31,20 @@ def server_env(chroma_server, tmp_path):
     }
 
 
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=300,
-    )
-
-
 def test_cli_ingests_and_answers_through_the_server(server_env, tmp_path):
-    report = json.loads(run(["ingest", str(SAMPLES), "--json"], server_env).stdout)
+    report = json.loads(run_cli(["ingest", str(SAMPLES), "--json"], env=server_env).stdout)
     assert report["added"] == 7 and not report["failed"]
-    again = json.loads(run(["ingest", str(SAMPLES), "--json"], server_env).stdout)
+    again = json.loads(run_cli(["ingest", str(SAMPLES), "--json"], env=server_env).stdout)
     assert (again["added"], again["unchanged"], again["chunks"]) == (0, 7, 0)
-    answer = json.loads(run(["ask", "Who is GEM partnering with?", "--json"], server_env).stdout)
+    answer = json.loads(
+        run_cli(["ask", "Who is GEM partnering with?", "--json"], env=server_env).stdout
+    )
     assert "Ascend Elements" in answer["answer"]
     assert answer["citations"][0]["article_id"] == GEM_URL
-    stats = json.loads(run(["stats", "--json"], server_env).stdout)
+    stats = json.loads(run_cli(["stats", "--json"], env=server_env).stdout)
     assert stats["articles"] == 7 and stats["store"].startswith("http://")
     assert not (tmp_path / "local" / "chroma").exists(), "nothing was written to the local store"
-    check = json.loads(run(["check", "--json"], server_env).stdout)
+    check = json.loads(run_cli(["check", "--json"], env=server_env).stdout)
     assert check["ok"] and check["articles"] == 7
 
 
@@ -64,8 +56,7 @@ def test_a_running_assistant_sees_what_another_process_ingested(server_env, embe
         data_dir=tmp_path / "app-a",
         llm="extractive",
     )
-    app_a = NewsAssistant(settings)
-    app_a.__dict__["embedder"] = embedder
+    app_a = NewsAssistant(settings, embedder=embedder)
     app_a.ingest([SAMPLES])
     question = "Which company opened the Quokka lithium refinery in Tasmania?"
     assert app_a.ask(question).refused
@@ -77,7 +68,7 @@ def test_a_running_assistant_sees_what_another_process_ingested(server_env, embe
         "date: 2025-10-01\nurl: https://example.com/island-post/quokka\n---\n"
         "Quokka Metals opened the Quokka lithium refinery in Tasmania on Wednesday.\n"
     )
-    other_process = run(["ingest", str(news), "--json"], server_env)
+    other_process = run_cli(["ingest", str(news), "--json"], env=server_env, process=True)
     assert json.loads(other_process.stdout)["added"] == 1
 
     answer = app_a.ask(question)
@@ -91,7 +82,7 @@ def test_a_server_that_is_down_gives_one_clear_error(tmp_path):
         "ASSISTANT_CHROMA_PORT": str(free_port()),
         "ASSISTANT_DATA_DIR": str(tmp_path),
     }
-    result = run(["stats"], env)
+    result = run_cli(["stats"], env=env)
     assert result.returncode == 1
     assert "cannot open the Chroma server" in result.stderr and "chroma run" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -136,11 +127,11 @@ def test_a_server_that_drops_mid_ingest_fails_clearly_and_the_next_run_resumes(t
         assert "run the ingest again" in err or "failed" in err
 
         server = start_chroma(tmp_path / "server", port)
-        resumed = run(["ingest", str(news), "--json"], env)
+        resumed = run_cli(["ingest", str(news), "--json"], env=env)
         assert resumed.returncode == 0, resumed.stderr
         report = json.loads(resumed.stdout)
         assert report["added"] + report["unchanged"] == total and report["added"] > 0
-        check = json.loads(run(["check", "--json"], env).stdout)
+        check = json.loads(run_cli(["check", "--json"], env=env).stdout)
         assert check["ok"] and check["articles"] == total
     finally:
         server.kill()
