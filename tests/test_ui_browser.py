@@ -16,7 +16,7 @@ from contextlib import ExitStack
 import pytest
 from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, save_screenshots_if_failed, serving
 from conftest import ROOT, free_port, scripted_llm_assistant
-from openai_server import OpenAIServer, Reply
+from openai_server import Reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # Its report hook tells the fixtures below whether a test failed.
@@ -369,12 +369,6 @@ def test_two_people_chatting_at_once_never_see_each_others_answers(open_page, ap
     expect(bob.page.locator("#chat")).not_to_contain_text("Ascend Elements")
     alice.step("01-alice")
     bob.step("02-bob")
-
-
-@pytest.fixture
-def llm_server():
-    with OpenAIServer() as server:
-        yield server
 
 
 @pytest.fixture
