@@ -23,9 +23,10 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-# Extra pytest arguments: make test ARGS="-k citations -x"
+# Extra pytest arguments: make test ARGS="-k citations -x"; WORKERS=0 runs in one process.
+WORKERS ?= 2
 test: install browser
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -56,6 +56,11 @@ def run(args: list[str], data: Path, **extra: str) -> subprocess.CompletedProces
     return run_cli(args, data=data, env=env, process=True, timeout=600)
 
 
+def run_here(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in this process, where no process dies and none runs alongside."""
+    return run_cli(args, data=data, env={"ASSISTANT_INGEST_BATCH": "8"})
+
+
 def chunk_count(data: Path) -> int:
     return ChromaStore(path=data / "chroma").counts()[1]
 
@@ -113,7 +118,7 @@ def test_check_repair_fixes_leftovers_and_forgets_incomplete_articles(tmp_path):
     news = tmp_path / "news"
     total = make_corpus(news, files=1, per_file=6)
     data = tmp_path / "data"
-    assert run(["ingest", str(news)], data).returncode == 0
+    assert run_here(["ingest", str(news)], data).returncode == 0
     store = ChromaStore(path=data / "chroma")
     victim = store.records()["art-0-3"]
     # Damage the index the way a crash could: a chunk gone, a stray chunk left behind.
@@ -124,16 +129,16 @@ def test_check_repair_fixes_leftovers_and_forgets_incomplete_articles(tmp_path):
         documents=["left over"],
         metadatas=[{"article_id": "gone"}],
     )
-    check = run(["check"], data)
+    check = run_here(["check"], data)
     assert check.returncode == 1
     assert "NOT consistent" in check.stdout and "art-0-3" in check.stdout
-    repaired = run(["check", "--repair", "--json"], data)
+    repaired = run_here(["check", "--repair", "--json"], data)
     assert repaired.returncode == 0 and json.loads(repaired.stdout)["repaired"]
-    assert json.loads(run(["check", "--json"], data).stdout)["ok"]
+    assert json.loads(run_here(["check", "--json"], data).stdout)["ok"]
     # The next ingest puts the forgotten article back.
-    report = json.loads(run(["ingest", str(news), "--json"], data).stdout)
+    report = json.loads(run_here(["ingest", str(news), "--json"], data).stdout)
     assert report["added"] == 1 and report["unchanged"] == total - 1
-    assert json.loads(run(["check", "--json"], data).stdout)["ok"]
+    assert json.loads(run_here(["check", "--json"], data).stdout)["ok"]
 
 
 def test_a_second_ingest_waits_for_the_first_or_refuses_clearly(tmp_path):
