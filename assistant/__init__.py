@@ -3,11 +3,9 @@
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .core import IndexStats, NewsAssistant, sample_corpus
-    from .errors import (
+    from index.errors import (
         AssistantError,
         ConfigError,
-        LLMError,
         LoadError,
         ModelMismatchError,
         OperationalError,
@@ -15,20 +13,23 @@ if TYPE_CHECKING:
         UsageError,
         UserError,
     )
+
+    from .core import IndexStats, NewsAssistant, sample_corpus
+    from .errors import LLMError
     from .models import REFUSAL, Answer, AnswerChunk, Citation, Turn
     from .settings import Settings, load_settings
 
 # Names load on first use (PEP 562) so that importing the package stays fast.
 _LAZY = {
-    "AssistantError": ".errors",
-    "ConfigError": ".errors",
+    "AssistantError": "index.errors",
+    "ConfigError": "index.errors",
     "LLMError": ".errors",
-    "LoadError": ".errors",
-    "ModelMismatchError": ".errors",
-    "OperationalError": ".errors",
-    "StoreError": ".errors",
-    "UsageError": ".errors",
-    "UserError": ".errors",
+    "LoadError": "index.errors",
+    "ModelMismatchError": "index.errors",
+    "OperationalError": "index.errors",
+    "StoreError": "index.errors",
+    "UsageError": "index.errors",
+    "UserError": "index.errors",
     "IndexStats": ".core",
     "NewsAssistant": ".core",
     "sample_corpus": ".core",

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from index.schema import stored_date
+
 __all__ = ["DateIntent", "format_date", "resolve_dates"]
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
@@ -98,13 +100,9 @@ class DateIntent:
 def format_date(value: date | str, *, short: bool = False) -> str:
     """4 November 2025 (`short`: 4 Nov 2025). A string is read as an ISO date; one that is
     not a date comes back unchanged (escape it when showing it)."""
-    day = value
-    if isinstance(value, str):
-        try:
-            day = date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            return value
-    assert isinstance(day, date)
+    day = stored_date(value.strip()[:10]) if isinstance(value, str) else value
+    if day is None:
+        return str(value)
     month = (calendar.month_abbr if short else calendar.month_name)[day.month]
     return f"{day.day} {month} {day.year}"
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.tokens import STOPWORDS, tokenize
+
 from .models import Turn
-from .text import STOPWORDS, content_tokens
 
 __all__ = ["is_follow_up", "standalone_question", "topic_of"]
 
@@ -38,7 +39,7 @@ def is_follow_up(question: str) -> bool:
     """True when the question leans on an earlier one (pronouns, "and ...", very short)."""
     if _LEAD.search(question) or _REFERS_BACK.search(question):
         return True
-    return len(content_tokens(question)) <= 1
+    return len(tokenize(question)) <= 1
 
 
 def topic_of(question: str) -> list[str]:

@@ -5,22 +5,14 @@ from __future__ import annotations
 import unicodedata
 
 from index.errors import UsageError
-from index.tokens import STOPWORDS, tokenize
 
 __all__ = [
     "MAX_QUESTION_CHARS",
-    "STOPWORDS",
     "clean_question",
-    "content_tokens",
     "normalise",
 ]
 
 MAX_QUESTION_CHARS = 2000
-
-
-def content_tokens(text: str) -> list[str]:
-    """Lower-cased, stemmed words of `text` without stop words (as keyword search sees it)."""
-    return tokenize(text)
 
 
 def normalise(text: str) -> str:

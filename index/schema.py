@@ -152,6 +152,11 @@ def where(flt: SearchFilter | None) -> dict[str, Any] | None:
 # -- stored -> typed -------------------------------------------------------------------------
 
 
+def _article_fields(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The article fields an article row and each of its chunks both carry."""
+    return {key: str(meta.get(key, "")) for key in ("title", "source", "published_at", "url")}
+
+
 def record_from(article_id: str, meta: Mapping[str, Any] | None) -> ArticleRecord:
     """An article row's metadata read back (missing keys read as empty)."""
     meta = meta or {}
@@ -160,10 +165,7 @@ def record_from(article_id: str, meta: Mapping[str, Any] | None) -> ArticleRecor
     authors = str(meta.get("authors", ""))
     return ArticleRecord(
         id=article_id,
-        title=str(meta.get("title", "")),
-        source=str(meta.get("source", "")),
-        published_at=str(meta.get("published_at", "")),
-        url=str(meta.get("url", "")),
+        **_article_fields(meta),
         authors=tuple(a for a in authors.split(_AUTHORS_SEPARATOR) if a),
         path=str(meta.get("path", "")),
         content_hash=str(meta.get("content_hash", "")),
@@ -187,10 +189,7 @@ def hit_from(chunk_id: str, text: str | None, meta: Mapping[str, Any] | None, sc
     return Hit(
         chunk_id=chunk_id,
         article_id=str(meta.get("article_id", "")),
-        title=str(meta.get("title", "")),
-        source=str(meta.get("source", "")),
-        published_at=str(meta.get("published_at", "")),
-        url=str(meta.get("url", "")),
+        **_article_fields(meta),
         text=text or "",
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),

@@ -10,11 +10,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from index import Embedder, Hit, split_sentences
+from index.tokens import tokenize
 
 from ..markers import strip_markers
 from ..models import REFUSAL
 from ..sources import Quote, SourceSentence, attribution, full_stop, source_sentences
-from ..text import content_tokens, normalise
+from ..text import normalise
 from ..wordforms import WordSet, claim_words, key_words
 from . import GenerationRequest
 
@@ -120,8 +121,8 @@ class ExtractiveBackend:
         Sentences already quoted in `given` (the previous answer of a conversation) rank
         twice `margin` lower, so a follow-up gets new sentences when there are any."""
         said = normalise(strip_markers(given))
-        wanted = set(content_tokens(question))
-        tokens = [set(content_tokens(s.text)) for s in sentences]
+        wanted = set(tokenize(question))
+        tokens = [set(tokenize(s.text)) for s in sentences]
         # Words of the question that few candidate sentences contain tell the most.
         frequency = Counter(t for have in tokens for t in have & wanted)
         weight = {t: math.log(1 + len(sentences) / (1 + frequency[t])) for t in wanted}
@@ -234,7 +235,7 @@ class ExtractiveBackend:
             if s.hit.article_id != lead and r.score < best - self.margin / 3:
                 continue
             text = normalise(s.text)
-            if text in seen_text or (len(content_tokens(text)) < 3 and chosen):
+            if text in seen_text or (len(tokenize(text)) < 3 and chosen):
                 continue
             seen_text.add(text)
             chosen.append(s)
