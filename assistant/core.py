@@ -79,15 +79,16 @@ class NewsAssistant:
         store: ChromaStore | None = None,
     ) -> None:
         self.settings = settings
-        self._given_embedder = embedder
-        self._given_store = store
+        # A value given here takes the place of the cached property's first computation.
+        if embedder is not None:
+            self.embedder = embedder
+        if store is not None:
+            self.store = store
 
     # Heavy parts load on first use, so the CLI's --help and `import assistant` stay fast.
     @cached_property
     def embedder(self) -> Embedder:
-        """The embedding model: the one passed in, else the settings' (loaded on first encode)."""
-        if self._given_embedder is not None:
-            return self._given_embedder
+        """The embedding model the settings name (loaded on first encode)."""
         return Embedder(
             self.settings.embedding_model,
             device=self.settings.device,
@@ -96,9 +97,7 @@ class NewsAssistant:
 
     @cached_property
     def store(self) -> ChromaStore:
-        """The store passed in, else the Chroma store the settings name (on disk, or a server)."""
-        if self._given_store is not None:
-            return self._given_store
+        """The Chroma store the settings name (on disk, or a server)."""
         s = self.settings
         return ChromaStore(
             path=None if s.chroma_host else s.data_dir / "chroma",
