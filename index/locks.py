@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import StoreError
 
-__all__ = ["Lease", "file_lock"]
+__all__ = ["Lease", "file_lock", "open_lock"]
 
 _LEASE = "ingest-lease"
 
@@ -63,6 +63,18 @@ def file_lock(path: Path, *, wait: float, on_wait: Callable[[str], None] | None)
             handle.seek(0)
             handle.truncate()
             handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def open_lock(path: Path) -> Iterator[None]:
+    """Held while a process opens an on-disk store: Chroma creates its tables on first open,
+    and two processes doing that at once fail ("table collections already exists")."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

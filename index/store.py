@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import journal, schema
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
 from .journal import Consistency, Journal
-from .locks import Lease, file_lock
+from .locks import Lease, file_lock, open_lock
 from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, StoredChunk
 from .schema import chunk_ids_for
 
@@ -133,8 +133,17 @@ class ChromaStore:
                 Path(path).mkdir(parents=True, exist_ok=True)
                 self.path = Path(path).resolve()
                 self.location = str(self.path)
-                self._client = chromadb.PersistentClient(path=str(path), settings=settings)
-        self._open_collections(embedding_model)
+        if self.path is None:
+            self._open_collections(embedding_model)
+            return
+        # Another process may be creating the same store right now (an ingest and a server
+        # started together): one at a time creates Chroma's tables and the collections.
+        with (
+            _failing(f"cannot open the {where}", fix=fix, passing=AssistantError),
+            open_lock(self.path / "open.lock"),
+        ):
+            self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+            self._open_collections(embedding_model)
 
     def _open_collections(self, embedding_model: str | None) -> None:
         with _failing(f"cannot open the collections in {self.location}"):

@@ -176,3 +176,36 @@ def test_a_second_ingest_waits_for_the_first_or_refuses_clearly(tmp_path):
     assert waited.returncode == 0 and json.loads(out_waited)["added"] == 1
     check = json.loads(run(["check", "--json"], data).stdout)
     assert check["ok"] and check["articles"] == total_one + 1
+
+
+def test_processes_that_open_a_new_store_at_the_same_moment_all_open_it(tmp_path):
+    # Each process loads chromadb, says it is ready, and opens the store when the go file
+    # appears, so their first opens overlap: Chroma creates its tables on a first open, and
+    # two processes doing that at once fail unless the store takes turns.
+    store, go = tmp_path / "chroma", tmp_path / "go"
+    code = (
+        "import os, sys, time\n"
+        "import chromadb\n"
+        "from index import ChromaStore\n"
+        "open(sys.argv[3], 'w').close()\n"
+        "while not os.path.exists(sys.argv[2]): time.sleep(0.001)\n"
+        "print(ChromaStore(path=sys.argv[1]).counts())\n"
+    )
+    ready = [tmp_path / f"ready-{i}" for i in range(6)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(store), str(go), str(flag)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for flag in ready
+    ]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(flag.exists() for flag in ready):
+        time.sleep(0.05)
+    go.touch()
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert out.strip() == "(0, 0)"
