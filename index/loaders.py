@@ -24,10 +24,14 @@ from .models import Article
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "FileLoad",
+    "PageText",
     "decode_text",
+    "decode_web",
+    "html_text",
     "iter_files",
     "load_file",
     "parse_date",
+    "read_page",
 ]
 
 SUPPORTED_SUFFIXES = frozenset(
@@ -57,6 +61,99 @@ class FileLoad:
     file_hash: str
     articles: list[Article] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PageText:
+    """A downloaded page's text and the metadata it states itself ("" or None where it
+    states none, so the caller can fill in what its feed entry says)."""
+
+    body: str
+    title: str = ""
+    source: str = ""
+    published_at: date | None = None
+    url: str = ""  # the canonical URL the page declares (rel=canonical, og:url)
+    authors: tuple[str, ...] = ()
+
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
+
+
+def read_page(url: str, data: bytes, *, content_type: str, charset: str = "") -> PageText:
+    """A downloaded page (HTML, PDF or plain text, by its Content-Type, else by its first
+    bytes) read through the same loaders as files. LoadError naming the URL otherwise."""
+    head = data[:1024].lstrip().lower()
+    if content_type == "application/pdf" or head.startswith(b"%pdf"):
+        pdf = _load_pdf(url, data, url)
+        return PageText(pdf.body, pdf.title, "", pdf.published_at, "", pdf.authors)
+    sniffed_html = head.startswith((b"<!doctype html", b"<html"))
+    if content_type in _HTML_TYPES or (not content_type and sniffed_html):
+        return _html_page(url, decode_web(url, data, charset), web=True)
+    if content_type in _TEXT_TYPES:
+        text = decode_web(url, data, charset)
+        if not text.strip():
+            raise LoadError(url, "the page is empty")
+        article = _load_text(url, text, url)
+        return PageText(article.body, article.title if article.title != url else "")
+    shown = content_type or "(none)"
+    raise LoadError(
+        url, f"Content-Type {shown} cannot be indexed; a page must be HTML, PDF or plain text"
+    )
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def decode_web(name: str, data: bytes, charset: str = "") -> str:
+    """A downloaded page's bytes as text. Valid UTF-8 wins whatever the headers say (servers
+    often declare Latin-1 for UTF-8 pages); else the declared charset (header, else <meta>)
+    when it decodes the bytes; else Windows-1252, as for files."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return decode_text(name, data)
+    try:
+        return _normalise_newlines(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        pass
+    declared = charset
+    if not declared:
+        match = _META_CHARSET.search(data[:4096])
+        declared = match.group(1).decode("ascii", "replace") if match else ""
+    if declared:
+        import codecs
+
+        try:
+            codecs.lookup(declared)
+            return _normalise_newlines(data.decode(declared))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_text(name, data)
+
+
+_BLOCKS = frozenset(
+    {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section"}
+)
+
+
+def html_text(fragment: str) -> str:
+    """The text of an HTML fragment (a feed entry's content), paragraphs kept apart."""
+    import lxml.html
+    from lxml import etree
+
+    if "<" not in fragment:
+        return _normalise_newlines(fragment).strip()
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return ""
+    for bad in root.xpath("//script|//style|//noscript|//template"):
+        bad.drop_tree()
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.tag.lower() in _BLOCKS:
+            node.tail = "\n\n" + (node.tail or "")
+    text = root.text_content()
+    paragraphs = (" ".join(p.split()) for p in text.split("\n\n"))
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def iter_files(
@@ -299,11 +396,31 @@ def _load_markdown(name: str, text: str, default_id: str) -> Article:
 
 
 def _load_html(name: str, html: str, default_id: str) -> Article:
+    page = _html_page(name, html)
+    return _article(
+        name,
+        default_id=default_id,
+        body=page.body,
+        title=page.title,
+        source=page.source,
+        published_at=page.published_at,
+        url=page.url,
+        authors=page.authors,
+    )
+
+
+def _html_page(name: str, html: str, *, web: bool = False) -> PageText:
+    """The main text and stated metadata of an HTML page (trafilatura). For a downloaded
+    page (`web`) the date comes from the page's metadata only, never guessed from its text,
+    and a site name trafilatura only derived from the host name is left blank."""
     import trafilatura
 
+    options: dict[str, Any] = {}
+    if web:
+        options["date_extraction_params"] = {"extensive_search": False, "original_date": True}
     try:
         doc: Any = trafilatura.bare_extraction(
-            html, with_metadata=True, include_comments=False, include_tables=True
+            html, with_metadata=True, include_comments=False, include_tables=True, **options
         )
     except Exception as e:  # trafilatura raises assorted lxml errors on broken markup
         raise LoadError(name, f"malformed HTML ({_first_line(e)})") from e
@@ -316,16 +433,28 @@ def _load_html(name: str, html: str, default_id: str) -> Article:
         except ValueError:
             published = None
     authors = [a for a in re.split(r"\s*[;,]\s*", doc.author or "") if a]
-    return _article(
-        name,
-        default_id=default_id,
+    source = doc.sitename or ""
+    if web and source.lower().removeprefix("www.") in _hosts(doc.url, doc.hostname, name):
+        source = ""
+    return PageText(
         body=_without_headline(_normalise_newlines(doc.text), doc.title or ""),
-        title=doc.title or "",
-        source=doc.sitename or "",
+        title=" ".join((doc.title or "").split()),
+        source=source.strip(),
         published_at=published,
-        url=doc.url or "",
-        authors=authors,
+        url=(doc.url or "").strip(),
+        authors=tuple(a.strip() for a in authors if a.strip()),
     )
+
+
+def _hosts(*urls: str | None) -> set[str]:
+    """Host names (without www.) of URLs or bare host names."""
+    found = set()
+    for value in urls:
+        if value:
+            host = urlparse(value).hostname if "://" in value else value
+            if host:
+                found.add(host.lower().removeprefix("www."))
+    return found
 
 
 def _without_headline(text: str, title: str) -> str:
