@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, ask, stats, articles, remove, serve, eval.
+"""The `assistant` command: ingest, feeds, sync, ask, stats, articles, remove, serve, eval.
 
 Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
 2 for usage and configuration errors.
@@ -18,7 +18,7 @@ import click
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from index import IngestProgress, IngestReport
+    from index import IngestProgress, IngestReport, SyncProgress, SyncReport
 
     from .core import NewsAssistant
     from .models import Answer, Turn
@@ -74,7 +74,11 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
-    """Index articles from files and folders (recursively): .txt .md .html .json .jsonl .pdf."""
+    """Index articles from files and folders (recursively): .txt .md .html .json .jsonl .pdf,
+    and from web pages by URL (https://...).
+
+    A URL of a feed or sitemap indexes the pages it lists now, once; `assistant feeds add`
+    follows it."""
     assistant = _assistant(ctx)
     progress: Callable[[IngestProgress], None] | None = None
     if not as_json and sys.stderr.isatty():
@@ -107,6 +111,108 @@ def _print_report(report: IngestReport) -> None:
     for outcome in report.files:
         if outcome.status == "duplicate":
             click.echo(f"duplicate: {_safe(outcome.path)}: {_safe(outcome.detail)}")
+    for note in report.notes:
+        click.echo(f"note: {_safe(note)}")
+    for error in report.failed:
+        click.echo(f"failed: {_safe(error.path)}: {_safe(error.reason)}", err=True)
+
+
+@cli.group()
+def feeds() -> None:
+    """Follow feeds and news sitemaps: add, list, remove (`assistant sync` fetches them)."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str) -> None:
+    """Follow URL: an RSS, Atom or JSON feed, a (news) sitemap or sitemap index, or a page
+    that names its feed. Its articles come in at the next `assistant sync`."""
+    added = _assistant(ctx).add_feed(url)
+    r = added.record
+    if added.found_on:
+        click.echo(f"{_safe(added.found_on)} names its feed: {_safe(r.url)}")
+    if not added.new:
+        click.echo(f"already following {_safe(r.url)} ({r.kind}, {_safe(r.title)})")
+        return
+    what = "child sitemaps" if r.kind == "sitemap-index" else "entries"
+    click.echo(f"following {_safe(r.url)} ({r.kind}, {_safe(r.title)}, {added.entries} {what})")
+    click.echo("run `assistant sync` to fetch its articles")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """List the followed feeds: URL, kind, title, last sync, articles, last error."""
+    found = _assistant(ctx).feeds()
+    if as_json:
+        _echo_json([f.to_dict() for f in found])
+        return
+    if not found:
+        click.echo("no feeds are followed; add one with `assistant feeds add URL`")
+        return
+    for f in found:
+        r = f.record
+        click.echo(f"{_safe(r.url)}  ({r.kind}) {_safe(r.title)}")
+        line = f"    last sync {r.last_sync or 'never'}, {f.articles} articles"
+        click.echo(line + (f", last error: {_safe(r.last_error)}" if r.last_error else ""))
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.option("--purge", is_flag=True, help="Also remove the articles only this feed gave.")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str, purge: bool) -> None:
+    """Stop following URL (its articles stay unless --purge)."""
+    removed = _assistant(ctx).remove_feed(url, purge=purge)
+    click.echo(f"no longer following {_safe(url)}")
+    if purge:
+        click.echo(f"removed {removed} article{'s' if removed != 1 else ''}")
+
+
+@cli.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def sync_command(ctx: click.Context, as_json: bool) -> None:
+    """Fetch every followed feed once; new and changed articles go in.
+
+    Exit status 0 when everything went in, 1 when a feed or page failed."""
+    assistant = _assistant(ctx)
+    progress: Callable[[SyncProgress], None] | None = None
+    if not as_json and sys.stderr.isatty():
+
+        def show(p: SyncProgress) -> None:
+            click.echo(f"\r{p.stage} {p.done}/{p.total}   ", nl=False, err=True)
+
+        progress = show
+
+    def waiting(message: str) -> None:
+        click.echo(message, err=True)
+
+    report = assistant.sync(progress=progress, on_wait=waiting)
+    if progress:
+        click.echo("", err=True)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        _print_sync(report)
+    ctx.exit(1 if report.failed else 0)
+
+
+def _print_sync(report: SyncReport) -> None:
+    if not report.feeds:
+        click.echo("no feeds are followed; add one with `assistant feeds add URL`", err=True)
+        return
+    click.echo(
+        f"{report.feeds} feed{'s' if report.feeds != 1 else ''} "
+        f"({report.not_modified} not modified), {report.entries} entries, "
+        f"{report.fetched} pages fetched: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.duplicates} duplicate; "
+        f"{report.chunks} chunks written in {report.seconds:.1f} s"
+    )
+    for note in report.from_entry:
+        click.echo(f"from the feed entry: {_safe(note.path)}: {_safe(note.reason)}")
     for error in report.failed:
         click.echo(f"failed: {_safe(error.path)}: {_safe(error.reason)}", err=True)
 

@@ -12,16 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from index import (
+    AddedFeed,
     ArticleRecord,
     ChromaStore,
     Consistency,
     Embedder,
+    FeedStatus,
+    FetchOptions,
     IngestProgress,
     IngestReport,
     SearchFilter,
+    SyncProgress,
+    SyncReport,
     UsageError,
+    add_feed,
     ingest,
+    list_feeds,
     remove,
+    remove_feed,
+    sync,
 )
 
 from .backends import Backend, make_backend
@@ -69,6 +78,9 @@ class NewsAssistant:
 
     `embedder` and `store` replace the ones the settings name, e.g. to share one loaded
     model between several assistants; left out, each is built from the settings on first use.
+    `guard_fetches` makes every web fetch (ingest by URL, feeds, sync) refuse loopback,
+    private, link-local and cloud-metadata addresses unless ASSISTANT_FETCH_PRIVATE is set:
+    for a server whose users are not the machine's owner. The CLI leaves it off.
     """
 
     def __init__(
@@ -77,8 +89,10 @@ class NewsAssistant:
         *,
         embedder: Embedder | None = None,
         store: ChromaStore | None = None,
+        guard_fetches: bool = False,
     ) -> None:
         self.settings = settings
+        self.guard_fetches = guard_fetches
         # A value given here takes the place of the cached property's first computation.
         if embedder is not None:
             self.embedder = embedder
@@ -199,6 +213,27 @@ class NewsAssistant:
 
     # -- the index -------------------------------------------------------------------------
 
+    @property
+    def fetch_options(self) -> FetchOptions:
+        """How web pages and feeds are fetched, from the settings."""
+        from index.web import DEFAULT_USER_AGENT, user_agent
+
+        s = self.settings
+        agent = DEFAULT_USER_AGENT
+        if s.fetch_contact:
+            agent = user_agent(DEFAULT_USER_AGENT.partition("/")[2], s.fetch_contact)
+        return FetchOptions(
+            user_agent=agent,
+            timeout=s.fetch_timeout,
+            max_bytes=self._max_bytes,
+            guard_private=self.guard_fetches,
+            allow_private=s.fetch_private,
+        )
+
+    @property
+    def _max_bytes(self) -> int:
+        return int(self.settings.max_file_mb * 1024 * 1024)
+
     def ingest(
         self,
         paths: Sequence[str | Path],
@@ -207,18 +242,64 @@ class NewsAssistant:
         progress: Callable[[IngestProgress], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> IngestReport:
-        """Index files and folders (see `index.ingest`)."""
+        """Index files, folders and http(s) URLs (see `index.ingest`): a URL of a page
+        indexes that page; a URL of a feed or sitemap indexes its entries' pages once,
+        without following it (`add_feed` does that)."""
         return ingest(
             paths,
             store=self.store,
             embedder=self.embedder,
             rebuild=rebuild,
-            max_bytes=int(self.settings.max_file_mb * 1024 * 1024),
+            max_bytes=self._max_bytes,
             batch_chunks=self.settings.ingest_batch,
             progress=progress,
             lock_wait=self.settings.lock_wait,
             on_wait=on_wait,
             skip=[self.settings.data_dir],
+            fetch=self.fetch_options,
+        )
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def add_feed(self, url: str) -> AddedFeed:
+        """Follow a feed or (news) sitemap, its kind detected by fetching it once; a page
+        that announces a feed adds that feed. Its articles come in at the next `sync`.
+
+        Example:
+            added = assistant.add_feed("https://example.com/energy/rss.xml")
+            report = assistant.sync()
+        """
+        return add_feed(url, store=self.store, options=self.fetch_options)
+
+    def feeds(self) -> list[FeedStatus]:
+        """The followed feeds: URL, kind, title, last sync, articles, last error."""
+        return list_feeds(self.store)
+
+    def remove_feed(self, url: str, *, purge: bool = False) -> int:
+        """Stop following a feed; `purge` also removes the articles only it gave. Returns
+        how many articles were removed."""
+        return remove_feed(url, store=self.store, purge=purge, lock_wait=self.settings.lock_wait)
+
+    def sync(
+        self,
+        *,
+        progress: Callable[[SyncProgress], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> SyncReport:
+        """Fetch every followed feed once and index its new and changed articles.
+
+        One sync at a time per store (the ingest lock or lease; `on_wait` hears when this
+        one waits). Meant to be called the same way by the CLI, a scheduler or a UI button:
+        `progress` gets a SyncProgress per feed and per page.
+        """
+        return sync(
+            store=self.store,
+            embedder=self.embedder,
+            options=self.fetch_options,
+            batch_chunks=self.settings.ingest_batch,
+            progress=progress,
+            lock_wait=self.settings.lock_wait,
+            on_wait=on_wait,
         )
 
     def ensure_samples(self) -> IngestReport | None:

@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     lock_wait: float = Field(
         120.0, ge=0, description="ASSISTANT_LOCK_WAIT: seconds to wait for another ingest"
     )
+    fetch_timeout: float = Field(
+        20.0,
+        gt=0,
+        le=600,
+        description="ASSISTANT_FETCH_TIMEOUT: seconds a web server may take for each step of "
+        "a request (a whole download may take 3x)",
+    )
+    fetch_private: bool = Field(
+        False,
+        description="ASSISTANT_FETCH_PRIVATE: let a server's fetches reach loopback, private "
+        "and link-local addresses",
+    )
+    fetch_contact: str = Field(
+        "",
+        description="ASSISTANT_FETCH_CONTACT: a URL or e-mail address put in the User-Agent, so "
+        "site owners can reach whoever runs the fetches",
+    )
 
     chroma_host: str | None = Field(None, description="ASSISTANT_CHROMA_HOST: use a Chroma server")
     chroma_port: int = Field(8000, ge=1, le=65535, description="ASSISTANT_CHROMA_PORT")

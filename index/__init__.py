@@ -15,10 +15,21 @@ if TYPE_CHECKING:
         UsageError,
         UserError,
     )
+    from .feedsync import (
+        AddedFeed,
+        FeedStatus,
+        SyncProgress,
+        SyncReport,
+        add_feed,
+        list_feeds,
+        remove_feed,
+        sync,
+    )
     from .ingestion import FileOutcome, IngestProgress, IngestReport, ingest, remove
     from .loaders import SUPPORTED_SUFFIXES, iter_files, load_file
-    from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter
+    from .models import Article, ArticleRecord, Chunk, FeedRecord, Hit, SearchFilter
     from .store import ChromaStore, Consistency
+    from .web import Fetcher, FetchError, FetchOptions, canonical_url
 
 # Names load on first use (PEP 562) so that importing the package stays fast.
 _LAZY = {
@@ -50,11 +61,25 @@ _LAZY = {
     "SearchFilter": ".models",
     "ChromaStore": ".store",
     "Consistency": ".store",
+    "FeedRecord": ".models",
+    "AddedFeed": ".feedsync",
+    "FeedStatus": ".feedsync",
+    "SyncProgress": ".feedsync",
+    "SyncReport": ".feedsync",
+    "add_feed": ".feedsync",
+    "list_feeds": ".feedsync",
+    "remove_feed": ".feedsync",
+    "sync": ".feedsync",
+    "FetchError": ".web",
+    "FetchOptions": ".web",
+    "Fetcher": ".web",
+    "canonical_url": ".web",
 }
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "SUPPORTED_SUFFIXES",
+    "AddedFeed",
     "Article",
     "ArticleRecord",
     "AssistantError",
@@ -63,6 +88,11 @@ __all__ = [
     "ConfigError",
     "Consistency",
     "Embedder",
+    "FeedRecord",
+    "FeedStatus",
+    "FetchError",
+    "FetchOptions",
+    "Fetcher",
     "FileOutcome",
     "Hit",
     "IngestProgress",
@@ -72,15 +102,22 @@ __all__ = [
     "OperationalError",
     "SearchFilter",
     "StoreError",
+    "SyncProgress",
+    "SyncReport",
     "UsageError",
     "UserError",
+    "add_feed",
+    "canonical_url",
     "chunk_article",
     "embedding_text",
     "ingest",
     "iter_files",
+    "list_feeds",
     "load_file",
     "remove",
+    "remove_feed",
     "split_sentences",
+    "sync",
 ]
 
 

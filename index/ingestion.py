@@ -1,8 +1,11 @@
-"""Incremental, idempotent ingest: files -> articles -> chunks -> vectors -> Chroma.
+"""Incremental, idempotent ingest: files (and web pages) -> articles -> chunks -> vectors -> Chroma.
 
 Unchanged files are recognised by their hash and not even parsed; unchanged articles are
 not re-embedded; the same text under a second id is reported as a duplicate; a changed
 article replaces all its chunks. Chunks of many articles are embedded together.
+`ingest_run` opens one such run under the store's one-writer lock; files go in through
+`IngestRun.ingest_file`, articles from anywhere else (the web: `index.feedsync`) through
+`IngestRun.add_article`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,8 +26,17 @@ from .errors import LoadError, UsageError
 from .loaders import DEFAULT_MAX_BYTES, iter_files, load_file
 from .models import Article, ArticleRecord, Chunk, SourceFile
 from .store import ChromaStore
+from .web import FetchOptions, is_url
 
-__all__ = ["FileOutcome", "IngestProgress", "IngestReport", "ingest", "remove"]
+__all__ = [
+    "FileOutcome",
+    "IngestProgress",
+    "IngestReport",
+    "IngestRun",
+    "ingest",
+    "ingest_run",
+    "remove",
+]
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "failed", "removed"]
 
@@ -61,6 +74,7 @@ class IngestReport:
     failed: list[LoadError] = field(default_factory=list)
     files: list[FileOutcome] = field(default_factory=list)
     recovered: int = 0  # leftover chunks of an interrupted run that were dropped first
+    notes: list[str] = field(default_factory=list)  # e.g. a URL that was a feed
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +89,7 @@ class IngestReport:
             "failed": [{"path": e.path, "error": e.reason} for e in self.failed],
             "files": [asdict(f) for f in self.files],
             "recovered": self.recovered,
+            "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
 
@@ -128,16 +143,64 @@ def ingest(
     lock_wait: float = 120.0,
     on_wait: Callable[[str], None] | None = None,
     skip: Iterable[str | Path] = (),
+    fetch: FetchOptions | None = None,
 ) -> IngestReport:
-    """Index the articles in `paths` (files and folders, recursively) into `store`.
+    """Index the articles in `paths` (files and folders, recursively, and http(s) URLs of
+    pages or feeds, fetched with `fetch`) into `store`.
 
     One ingest writes to a store at a time (a second one waits up to `lock_wait` seconds,
     then fails with a clear message); leftovers of an interrupted run are dropped first.
     Folders in `skip` (the data dir) are never walked into.
     """
+    targets = list(paths)
+    urls = [str(p).strip() for p in targets if isinstance(p, str) and is_url(p)]
+    files = [p for p in targets if not (isinstance(p, str) and is_url(p))]
+    with ingest_run(
+        store,
+        embedder,
+        rebuild=rebuild,
+        max_bytes=max_bytes,
+        max_words=max_words,
+        batch_chunks=batch_chunks,
+        progress=progress,
+        lock_wait=lock_wait,
+        on_wait=on_wait,
+    ) as run:
+        found = list(iter_files(files, skip=skip)) if files else []
+        total = len(found) + len(urls)
+        for done, entry in enumerate(found, start=1):
+            if isinstance(entry, LoadError):
+                run.fail(entry)
+                continue
+            run.ingest_file(entry)
+            run.step(done, total, str(entry))
+        if urls:
+            from .feedsync import ingest_urls
+
+            options = fetch or FetchOptions(max_bytes=max_bytes)
+            ingest_urls(run, urls, options=options, done=len(found), total=total)
+    return run.report
+
+
+@contextmanager
+def ingest_run(
+    store: ChromaStore,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_words: int = DEFAULT_MAX_WORDS,
+    batch_chunks: int = 1024,
+    progress: Callable[[IngestProgress], None] | None = None,
+    lock_wait: float = 120.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[IngestRun]:
+    """One ingest run under the store's one-writer lock: an interrupted run's leftovers are
+    dropped first (and everything, for `rebuild`); what is still pending when the block
+    ends is written, and the report's time is set. An exception writes nothing more."""
     with store.ingest_lock(wait=lock_wait, on_wait=on_wait):
         started = time.perf_counter()
-        run = _IngestRun(
+        run = IngestRun(
             store,
             embedder,
             max_bytes=max_bytes,
@@ -146,19 +209,12 @@ def ingest(
             progress=progress,
         )
         run.start(rebuild=rebuild)
-        found = list(iter_files(paths, skip=skip))
-        for done, entry in enumerate(found, start=1):
-            if isinstance(entry, LoadError):
-                run.fail(entry)
-                continue
-            run.ingest_file(entry)
-            run.step(done, len(found), str(entry))
+        yield run
         run.flush()
         run.report.seconds = time.perf_counter() - started
-        return run.report
 
 
-class _IngestRun:
+class IngestRun:
     """One ingest run: the store and embedder it writes with, how it reads and chunks, what
     the index held when it started, what it met so far, and its report."""
 
@@ -184,6 +240,9 @@ class _IngestRun:
         self.by_path: dict[str, list[ArticleRecord]] = defaultdict(list)
         self.seen: dict[str, str] = {}  # article id -> file it was met in during this run
         self.pending = _Pending()
+        # Called after each write with the ids of the articles written (the web sync keeps
+        # what it fetched only once the articles are safely stored).
+        self.after_write: list[Callable[[list[str]], None]] = []
 
     def start(self, *, rebuild: bool) -> None:
         """Drop an interrupted run's leftovers (and everything, for a rebuild), then read
@@ -218,7 +277,10 @@ class _IngestRun:
         vectors = self.embedder.encode(texts)
         self.store.write(pending.items, vectors, replaced=pending.replaced)
         self.report.chunks += len(texts)
+        written = [article.id for article, _, _ in pending.items]
         pending.clear()
+        for callback in self.after_write:
+            callback(written)
 
     def ingest_file(self, path: Path) -> None:
         """Ingest one file: skipped unread when it is unchanged since it was fully indexed,
@@ -260,6 +322,24 @@ class _IngestRun:
         for status in ("added", "updated", "unchanged", "removed"):
             if counts[status]:
                 self.report.files.append(FileOutcome(loaded.path, status, articles=counts[status]))
+
+    def add_article(self, article: Article, source: SourceFile, where: str) -> Status:
+        """Ingest one article that did not come from a file read by this run (a web page):
+        added, updated, kept or reported a duplicate, with one outcome named `where`."""
+        status = self._article(article, where, source)
+        if status != "duplicate":
+            self.report.files.append(FileOutcome(where, status, articles=1))
+        if status == "unchanged":
+            self.store.touch([article.id], source)
+        return status
+
+    def indexed(self, article_id: str) -> bool:
+        """True when the article is in the index (or queued to be written in this run)."""
+        return article_id in self.records
+
+    def twin(self, article: Article) -> str:
+        """The id of the article indexed with the same text ("" when none)."""
+        return self.by_hash.get(article.content_hash, "")
 
     def _article(self, article: Article, path: str, source_file: SourceFile) -> Status:
         """Queue one article of a file when it is new or changed; what became of it."""

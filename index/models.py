@@ -22,7 +22,10 @@ __all__ = [
     "Article",
     "ArticleRecord",
     "Chunk",
+    "FeedRecord",
     "Hit",
+    "PageRecord",
+    "RobotsRecord",
     "SearchFilter",
     "SourceFile",
     "StoredChunk",
@@ -148,3 +151,44 @@ class StoredChunk(_Record):
     article_id: str
     text: str
     metadata: dict[str, Any]
+
+
+class FeedRecord(_Record):
+    """A followed feed or sitemap: what `feeds list` shows and what the next sync sends.
+
+    `etag`/`last_modified` are the validators of the last response whose entries were all
+    taken in (so a 304 safely means "nothing new"); `parts` holds them for a sitemap
+    index's child sitemaps. Times are ISO 8601 UTC stamps ("" when never)."""
+
+    url: str
+    kind: str
+    title: str = ""
+    added_at: str = ""
+    last_sync: str = ""
+    last_error: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    parts: dict[str, tuple[str, str]] = {}
+
+
+class PageRecord(_Record):
+    """What the index remembers about a page an entry linked to (keyed by the canonical
+    form of that link): the article it became, the entry it was read for (so an unchanged
+    entry is not fetched again), the page's validators and the feeds that list it."""
+
+    url: str
+    article_id: str = ""
+    entry: str = ""  # fingerprint of the entry that linked it ("" for a page ingested by URL)
+    etag: str = ""
+    last_modified: str = ""
+    feeds: tuple[str, ...] = ()
+    fetched_at: str = ""
+    from_entry: bool = False  # indexed from the entry's own content (the page was unusable)
+
+
+class RobotsRecord(_Record):
+    """A host's robots.txt as last fetched (`text` None: no rules, everything allowed)."""
+
+    origin: str
+    text: str | None = None
+    fetched_at: float = 0.0

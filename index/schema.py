@@ -8,8 +8,9 @@ either form, builds a chunk's or an article row's metadata, or reads one back in
 data dirs stay readable.
 
 Collections: `<name>-chunks` (one vector per chunk), `<name>-articles` (one row per article:
-its body plus what incremental ingest compares) and `<name>-state` (the write journal and
-the ingest lease).
+its body plus what incremental ingest compares), `<name>-state` (the write journal and
+the ingest lease) and `<name>-web` (followed feeds, fetched pages, robots.txt: one row each,
+the record as JSON in the document, its kind and key in the metadata).
 """
 
 from __future__ import annotations
@@ -19,11 +20,25 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, StoredChunk
+from .models import (
+    Article,
+    ArticleRecord,
+    Chunk,
+    FeedRecord,
+    Hit,
+    PageRecord,
+    RobotsRecord,
+    SearchFilter,
+    SourceFile,
+    StoredChunk,
+)
+
+WebRecord = FeedRecord | PageRecord | RobotsRecord
 
 __all__ = [
     "GENERATION_KEY",
     "MODEL_KEY",
+    "WebRecord",
     "article_row",
     "chunk_ids_for",
     "chunk_metadata",
@@ -36,6 +51,9 @@ __all__ = [
     "record_of",
     "stored_chunk_from",
     "stored_date",
+    "web_from",
+    "web_id",
+    "web_row",
     "where",
 ]
 
@@ -208,3 +226,36 @@ def stored_chunk_from(
         text=text or "",
         metadata=metadata,
     )
+
+
+# -- the web collection ----------------------------------------------------------------------
+
+_WEB_KINDS: dict[type, str] = {FeedRecord: "feed", PageRecord: "page", RobotsRecord: "robots"}
+
+
+def _web_key(record: WebRecord) -> str:
+    return record.origin if isinstance(record, RobotsRecord) else record.url
+
+
+def web_id(kind: str, key: str) -> str:
+    """The row id of a feed, page or robots.txt (its URL hashed: ids stay short)."""
+    return f"{kind}:{hashlib.sha1(key.encode('utf-8')).hexdigest()[:24]}"
+
+
+def web_row(record: WebRecord) -> tuple[str, str, dict[str, Any]]:
+    """(id, document, metadata) of a feed, page or robots.txt row."""
+    kind = _WEB_KINDS[type(record)]
+    key = _web_key(record)
+    meta: dict[str, Any] = {"kind": kind, "key": key}
+    if isinstance(record, PageRecord):
+        meta["article_id"] = record.article_id
+    return web_id(kind, key), record.model_dump_json(), meta
+
+
+def web_from(kind: str, document: str) -> WebRecord:
+    """A web row's document read back into its record."""
+    if kind == "feed":
+        return FeedRecord.model_validate_json(document)
+    if kind == "page":
+        return PageRecord.model_validate_json(document)
+    return RobotsRecord.model_validate_json(document)

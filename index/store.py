@@ -22,8 +22,19 @@ from . import journal, schema
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
 from .journal import Consistency, Journal
 from .locks import Lease, file_lock, open_lock
-from .models import Article, ArticleRecord, Chunk, Hit, SearchFilter, SourceFile, StoredChunk
-from .schema import chunk_ids_for
+from .models import (
+    Article,
+    ArticleRecord,
+    Chunk,
+    FeedRecord,
+    Hit,
+    PageRecord,
+    RobotsRecord,
+    SearchFilter,
+    SourceFile,
+    StoredChunk,
+)
+from .schema import WebRecord, chunk_ids_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -323,7 +334,16 @@ class ChromaStore:
             except Exception:  # a collection that is not there is already reset
                 pass
         self._open_collections(model)
+        self._forget_fetches()
         self._finish()
+
+    def _forget_fetches(self) -> None:
+        """After a reset nothing fetched is indexed any more: drop the page rows and the
+        feeds' validators, so the next sync fetches every feed and page in full."""
+        rows = list(self._web_rows("page")) + list(self._web_rows("feed"))
+        self._delete_web_ids([schema.web_row(r)[0] for r in rows if isinstance(r, PageRecord)])
+        cleared = {"etag": "", "last_modified": "", "parts": {}}
+        self._save_web([r.model_copy(update=cleared) for r in rows if isinstance(r, FeedRecord)])
 
     # -- primitives shared with index.journal ----------------------------------------------
 
@@ -372,6 +392,85 @@ class ChromaStore:
         generation so that readers see the chunks changed (see `signature`)."""
         self._journal.clear()
         self._articles.modify(metadata={schema.GENERATION_KEY: uuid.uuid4().hex})
+
+    # -- followed feeds, fetched pages, robots.txt (the web collection) ---------------------
+
+    @property
+    def _web(self) -> Any:
+        return self._client.get_or_create_collection(
+            schema.collection_name(self.collection_name, "web"), embedding_function=None
+        )
+
+    def _web_rows(self, kind: str) -> Iterator[WebRecord]:
+        collection = self._web
+        batch = self._batch_size()
+        offset = 0
+        while True:
+            got = collection.get(
+                where={"kind": kind}, include=["documents"], limit=batch, offset=offset
+            )
+            if not got["ids"]:
+                return
+            for document in got["documents"]:
+                yield schema.web_from(kind, document)
+            offset += len(got["ids"])
+
+    @_retrying
+    def feeds(self) -> list[FeedRecord]:
+        """The followed feeds, in the order they were added."""
+        with _failing(f"cannot read the feed list from {self.location}"):
+            found = [f for f in self._web_rows("feed") if isinstance(f, FeedRecord)]
+        return sorted(found, key=lambda f: (f.added_at, f.url))
+
+    @_retrying
+    def pages(self) -> dict[str, PageRecord]:
+        """Every fetched page's row, by the canonical URL of the link it was fetched for."""
+        with _failing(f"cannot read the fetched pages from {self.location}"):
+            return {p.url: p for p in self._web_rows("page") if isinstance(p, PageRecord)}
+
+    @_retrying
+    def robots(self) -> list[RobotsRecord]:
+        """robots.txt of the hosts fetched from (each kept a day)."""
+        with _failing(f"cannot read robots.txt rows from {self.location}"):
+            return [r for r in self._web_rows("robots") if isinstance(r, RobotsRecord)]
+
+    @_retrying
+    def save_web(self, records: Sequence[WebRecord]) -> None:
+        """Write feed, page and robots.txt rows (replacing those with the same key)."""
+        with _failing(f"writing feed state to {self.location} failed"):
+            if self._lease is not None:
+                self._lease.renew()
+            self._save_web(records)
+
+    def _save_web(self, records: Sequence[WebRecord]) -> None:
+        collection = self._web
+        limit = self._batch_size()
+        for start in range(0, len(records), limit):
+            rows = [schema.web_row(r) for r in records[start : start + limit]]
+            collection.upsert(
+                ids=[r[0] for r in rows],
+                documents=[r[1] for r in rows],
+                metadatas=[r[2] for r in rows],
+                embeddings=[[1.0]] * len(rows),
+            )
+
+    @_retrying
+    def delete_web(self, records: Sequence[WebRecord]) -> None:
+        """Remove feed, page or robots.txt rows."""
+        ids = [schema.web_row(r)[0] for r in records]
+        with _failing(f"removing feed state from {self.location} failed"):
+            self._delete_web_ids(ids)
+
+    def _delete_web_ids(self, ids: list[str]) -> None:
+        collection = self._web
+        for start in range(0, len(ids), self._batch_size()):
+            collection.delete(ids=ids[start : start + self._batch_size()])
+
+    def keep_alive(self) -> None:
+        """Renew the ingest lease (on a server) during a long stretch without writes."""
+        if self._lease is not None:
+            with _failing(f"renewing the ingest lease on {self.location} failed"):
+                self._lease.renew()
 
     # -- crash safety: the journal, the ingest lock, consistency checks --------------------
 
