@@ -135,8 +135,11 @@ def feeds_add(ctx: click.Context, url: str) -> None:
     if not added.new:
         click.echo(f"already following {_safe(r.url)} ({r.kind}, {_safe(r.title)})")
         return
-    what = "child sitemaps" if r.kind == "sitemap-index" else "entries"
-    click.echo(f"following {_safe(r.url)} ({r.kind}, {_safe(r.title)}, {added.entries} {what})")
+    one, many = (
+        ("child sitemap", "child sitemaps") if r.kind == "sitemap-index" else ("entry", "entries")
+    )
+    what = f"{added.entries} {one if added.entries == 1 else many}"
+    click.echo(f"following {_safe(r.url)} ({r.kind}, {_safe(r.title)}, {what})")
     click.echo("run `assistant sync` to fetch its articles")
 
 

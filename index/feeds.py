@@ -192,7 +192,7 @@ def _feedparser_entry(item: Any, position: int) -> Entry:
     )
 
 
-def _json_feed(url: str, body: bytes) -> FeedDoc | None:
+def _json_feed(url: str, body: bytes) -> FeedDoc:
     """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1)."""
     try:
         data = json.loads(body.decode("utf-8-sig"))

@@ -222,6 +222,10 @@ def test_the_address_guard_refuses_loopback_unless_private_addresses_are_allowed
     guarded = FetchOptions(timeout=2, guard_private=True)
     reason = failure(url, guarded)
     assert "refused" in reason and "loopback" in reason and "ASSISTANT_FETCH_PRIVATE" in reason
+    # by name too: checked after DNS resolution
+    assert "refused: localhost is 127.0.0.1" in failure(
+        url.replace("127.0.0.1", "localhost"), guarded
+    )
     assert web.requests() == []  # refused before connecting
     for other in ("http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://10.0.0.1/"):
         assert "refused" in failure(other, guarded)
@@ -232,6 +236,24 @@ def test_the_address_guard_refuses_loopback_unless_private_addresses_are_allowed
     assert got.status == 200 and b"<title>Local</title>" in got.body
     # the guard connected to the address it checked and sent the original Host
     assert web.requests("/feed.xml")[0].host == f"127.0.0.1:{web.port}"
+
+
+def test_the_guard_checks_every_redirect_hop_after_dns(web, monkeypatch):
+    # Two loopback servers stand in for a public site (127.0.0.1) and an internal one
+    # (127.0.0.2): only the address rule is told so; the fetcher, DNS and HTTP are real.
+    import index.web
+
+    real = index.web._refusal
+    monkeypatch.setattr(index.web, "_refusal", lambda a: None if a == "127.0.0.1" else real(a))
+    with WebServer("127.0.0.2") as internal:
+        secret = internal.route("/admin", "<p>internal</p>")
+        web.route("/go", status=302, headers={"Location": secret}, validators=False)
+        web.route("/ok", "<p>public</p>")
+        guarded = FetchOptions(timeout=2, guard_private=True)
+        assert fetch(web.url("/ok"), guarded).body == b"<p>public</p>"
+        reason = failure(web.url("/go"), guarded)
+        assert "refused: 127.0.0.2 is 127.0.0.2, a loopback address" in reason
+        assert internal.requests() == []  # the internal server was never contacted
 
 
 def test_the_guard_is_on_for_a_guarded_assistant_and_lifted_by_the_setting(tmp_path, web):

@@ -49,7 +49,8 @@ class Request:
 class WebServer:
     """`with WebServer() as web: web.route("/feed.xml", body=...); web.url("/feed.xml")`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.log: list[Request] = []
         self.in_flight = 0
@@ -67,7 +68,7 @@ class WebServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
+        self.httpd = _Quiet((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(
@@ -83,7 +84,7 @@ class WebServer:
         self.httpd.server_close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(self, path: str, body: bytes | str = b"", **options: Any) -> str:
         """Serve `body` at `path` (str bodies are UTF-8); returns the full URL."""
