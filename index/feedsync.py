@@ -476,7 +476,7 @@ class _Web:
     ) -> _Read:
         text = job.entry.own_text()
         if not text:
-            if job.feeds and job.entry.summary:
+            if job.entry.summary:
                 error = LoadError(error.path, error.reason + " (the entry holds only a summary)")
             return _Read(job, fetched, error=error, retry=retry)
         key = job.key
@@ -491,7 +491,7 @@ class _Web:
             path=job.entry.link,
         )
         note = LoadError(error.path, f"{error.reason}; indexed the feed entry's own text instead")
-        return _Read(job, fetched, article=article, note=note, retry=retry)
+        return _Read(job, fetched, article=article, note=note)
 
     def accept(self, result: _Read) -> None:
         """Hand a read page to the ingest run and note what to remember about it."""
@@ -518,8 +518,6 @@ class _Web:
         article = result.article
         if result.note is not None:
             self.from_entry.append(result.note)
-            if result.retry:
-                self.retry.update(job.feeds)
         fetched = result.fetched
         digest = hashlib.sha256(
             fetched.body if fetched is not None and result.note is None else article.body.encode()

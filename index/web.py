@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 from .errors import LoadError, UsageError
@@ -173,14 +173,6 @@ class Fetched:
 
 
 @dataclass(slots=True)
-class _Robots:
-    """A host's robots.txt as fetched: its text (None: everything allowed) and when."""
-
-    text: str | None
-    fetched_at: float
-
-
-@dataclass(slots=True)
 class RobotsCache:
     """robots.txt per origin, shared by the fetcher's threads; rows fetched during a run are
     in `fresh`, so the caller can keep them (in the store) for the next run."""
@@ -291,7 +283,7 @@ class Fetcher:
         limit = max_bytes or self.options.max_bytes
         for attempt in range(self.options.retries + 1):
             try:
-                return self._follow(url, headers, limit, robots=self.options.robots)
+                got = self._follow(url, headers, limit, robots=self.options.robots)
             except _RetryLater as e:
                 wait = e.seconds
                 if attempt >= self.options.retries or wait > self.options.max_retry_after:
@@ -302,13 +294,18 @@ class Fetcher:
                         + "; try again later",
                     ) from None
                 time.sleep(wait)
+                continue
+            if got.not_modified and not (etag or last_modified):
+                raise FetchError(url, "HTTP 304 Not Modified to a request that was not conditional")
+            return got
         raise AssertionError("unreachable")
 
     # -- redirects, robots, the address guard ----------------------------------------------
 
     def _follow(self, url: str, headers: dict[str, str], limit: int, *, robots: bool) -> Fetched:
         current = url
-        seen = [canonical_url(url)]
+        # Exact URLs: a redirect that only drops tracking parameters is no loop.
+        seen = [urldefrag(url)[0]]
         for _ in range(self.options.max_redirects + 1):
             if robots and not self._allowed(url, current):
                 raise FetchError(url, f"robots.txt of {_origin(current)} disallows {current}")
@@ -318,7 +315,7 @@ class Fetcher:
             target = urljoin(current, location)
             if urlsplit(target).scheme.lower() not in ("http", "https"):
                 raise FetchError(url, f"redirected to {target[:200]}, which is not http(s)")
-            key = canonical_url(target)
+            key = urldefrag(target)[0]
             if key in seen:
                 raise FetchError(url, f"redirect loop ({current} leads back to {target})")
             seen.append(key)
@@ -377,7 +374,7 @@ class Fetcher:
 
         pinned, extra, extensions = self._route(target)
         deadline = time.monotonic() + 3 * self.options.timeout
-        with self._slot(_origin(target)):
+        with self._slot((urlsplit(target).hostname or "").lower()):
             with self._count_lock:
                 self.requests += 1
             try:
@@ -414,10 +411,11 @@ class Fetcher:
                 raise FetchError(url, _transport_reason(e)) from e
 
     @contextmanager
-    def _slot(self, origin: str) -> Iterator[None]:
+    def _slot(self, host: str) -> Iterator[None]:
+        """One of the host's request slots (2), then one of all (8)."""
         with self._hosts_lock:
-            host = self._hosts.setdefault(origin, threading.BoundedSemaphore(self.options.per_host))
-        with host, self._all:
+            mine = self._hosts.setdefault(host, threading.BoundedSemaphore(self.options.per_host))
+        with mine, self._all:
             yield
 
 

@@ -77,6 +77,11 @@ def test_user_agent_conditional_requests_and_gzip(web):
     assert web.requests("/page.html")[1].headers["if-none-match"] == first.etag
 
 
+def test_a_304_to_a_request_that_was_not_conditional_is_an_error(web):
+    url = web.route("/always-304", status=304, validators=False)
+    assert "not conditional" in failure(url)
+
+
 def test_redirects_are_followed_and_bounded(web):
     final = web.route("/final.html", "<p>here</p>")
     web.route("/moved", status=301, headers={"Location": "/final.html"}, validators=False)
@@ -94,6 +99,18 @@ def test_redirects_are_followed_and_bounded(web):
     assert len(web.requests("/hop5")) == 1 and not web.requests("/hop6")
     # five hops are fine
     assert fetch(web.url("/hop1")).body == b"<p>end</p>"
+    # a redirect that only drops tracking parameters is no loop
+    def untrack(h):
+        if "utm_source" in h.path:
+            h.send_response(301)
+            h.send_header("Location", "/clean.html")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        else:
+            _send_raw(h, b"<p>clean</p>", {"Content-Type": "text/html"})
+
+    web.route("/clean.html", handler=untrack)
+    assert fetch(web.url("/clean.html?utm_source=rss")).body == b"<p>clean</p>"
     # a redirect to file: is not followed
     web.route("/evil", status=302, headers={"Location": "file:///etc/passwd"}, validators=False)
     assert "not http(s)" in failure(web.url("/evil"))
@@ -195,7 +212,7 @@ def test_retry_after_is_honoured_within_a_bound(web):
 
 def test_at_most_two_requests_per_host_and_eight_overall():
     shared = Concurrency()
-    servers = [WebServer() for _ in range(5)]
+    servers = [WebServer(f"127.0.0.{n}") for n in range(1, 6)]  # five hosts
     for server in servers:
         server.shared = shared
         server.__enter__()
