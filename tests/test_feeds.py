@@ -645,3 +645,35 @@ def test_a_sync_killed_mid_write_leaves_the_index_consistent_and_the_next_one_fi
     store = ChromaStore(path=data / "chroma")
     assert store.counts()[0] == 12 and store.check().ok
     assert sync_json(data)["not_modified"] == 1
+
+
+@pytest.mark.server
+def test_replicas_on_one_chroma_server_share_the_feeds_and_what_was_fetched(
+    chroma_server, embedder, tmp_path, web
+):
+    from conftest import unique_collection
+
+    from assistant import NewsAssistant, load_settings
+
+    host, port = chroma_server
+    collection = unique_collection()
+
+    def replica(name: str) -> NewsAssistant:
+        settings = load_settings(
+            chroma_host=host, chroma_port=port, collection=collection, data_dir=tmp_path / name
+        )
+        return NewsAssistant(settings, embedder=embedder)
+
+    feed = feed_site(web)
+    one, two = replica("one"), replica("two")
+    assert one.add_feed(feed).new
+    assert [f.record.url for f in two.feeds()] == [feed]  # the list lives in the store
+    first = two.sync()  # under the server's ingest lease
+    assert first.added == 3 and first.failed == []
+    web.clear()
+    again = one.sync()  # the other replica knows the validators: one 304
+    assert (again.not_modified, again.fetched, again.requests) == (1, 0, 1)
+    assert [r.status for r in web.requests()] == [304]
+    assert one.feeds()[0].articles == 3 and one.feeds()[0].record.last_sync
+    assert two.remove_feed(feed, purge=True) == 3
+    assert one.feeds() == [] and one.store.counts() == (0, 0)

@@ -99,6 +99,7 @@ def test_redirects_are_followed_and_bounded(web):
     assert len(web.requests("/hop5")) == 1 and not web.requests("/hop6")
     # five hops are fine
     assert fetch(web.url("/hop1")).body == b"<p>end</p>"
+
     # a redirect that only drops tracking parameters is no loop
     def untrack(h):
         if "utm_source" in h.path:
