@@ -387,6 +387,17 @@ def test_bad_feeds_and_hostile_pages_each_fail_on_one_line_and_the_rest_go_in(tm
         name: web.route(f"/{name}.xml", rss(name, []), content_type="application/rss+xml")
         for name in ("notxml", "malformed", "bomb-feed", "vanished")
     }
+    sitemaps = '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    for child in ("/child-ok.xml", "/child-missing.xml"):
+        sitemaps += f"<sitemap><loc>{web.url(child)}</loc></sitemap>"
+    bad_feeds["index"] = web.route(
+        "/index.xml", sitemaps + "</sitemapindex>", content_type="application/xml"
+    )
+    web.route(
+        "/child-ok.xml",
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{web.url("/ok.html")}</loc></url></urlset>',
+        content_type="application/xml",
+    )
     for url in [feed, *bad_feeds.values()]:
         assert cli(["feeds", "add", url], data).returncode == 0
     # after they were added, the other feeds turn bad
@@ -424,6 +435,7 @@ def test_bad_feeds_and_hostile_pages_each_fail_on_one_line_and_the_rest_go_in(tm
         bad_feeds["malformed"]: "malformed XML",
         bad_feeds["bomb-feed"]: "declares entities",
         bad_feeds["vanished"]: "HTTP 404",
+        web.url("/child-missing.xml"): "HTTP 404",  # a sitemap index's child
     }
     for url, words in expected.items():
         assert words in failed.get(url, ""), (url, failed.get(url))
@@ -474,6 +486,8 @@ def test_bad_feeds_and_hostile_pages_each_fail_on_one_line_and_the_rest_go_in(tm
         assert sum(line.startswith(f"failed: {url}: ") for line in lines) == 1, url
     listed = {f["url"]: f for f in json.loads(cli(["feeds", "list", "--json"], data).stdout)}
     assert "malformed XML" in listed[bad_feeds["malformed"]]["last_error"]
+    assert "child-missing.xml: HTTP 404" in listed[bad_feeds["index"]]["last_error"]
+    assert listed[bad_feeds["index"]]["articles"] == 1  # the child that answered gave its page
     assert listed[feed]["last_error"].startswith("14 entries failed, e.g. ")
 
 
@@ -538,6 +552,10 @@ def test_add_detects_feeds_on_pages_refuses_pages_without_one_and_removes(tmp_pa
         and "assistant ingest" in refused.stderr
     )
     assert cli(["feeds", "add", "file:///etc/passwd"], data).returncode == 2
+    missing_feed = cli(["feeds", "add", web.url("/nope.xml")], data)
+    assert (
+        missing_feed.returncode == 1 and f"{web.url('/nope.xml')}: HTTP 404" in missing_feed.stderr
+    )
     # a second feed that shares one article with the first
     web.route(
         "/other.xml",
