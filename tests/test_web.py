@@ -221,7 +221,7 @@ def test_at_most_two_requests_per_host_and_eight_overall():
         urls = []
         for server in servers:
             for i in range(4):
-                urls.append(server.route(f"/p{i}", "<p>x</p>", delay=0.3))
+                urls.append(server.route(f"/p{i}", "<p>x</p>", delay=0.5))
         with Fetcher(FAST) as fetcher:
             threads = [threading.Thread(target=fetcher.get, args=(u,)) for u in urls]
             for t in threads:

@@ -105,15 +105,21 @@ class WebServer:
             self.log.clear()
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        try:
+            self._answer(h)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _waiting(self, seconds: float) -> None:
+        """A slow answer. Requests are counted as in flight while they wait here, before any
+        byte of the answer is sent: the client cannot have finished with them yet."""
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if self.shared is not None:
             self.shared.enter()
         try:
-            self._answer(h)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+            time.sleep(seconds)
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -129,7 +135,7 @@ class WebServer:
             self._send(h, 404, b"not found", {"Content-Type": "text/plain"})
             return
         if route.delay:
-            time.sleep(route.delay)
+            self._waiting(route.delay)
         if route.handler is not None:
             self._record(path, headers, 0, h)
             route.handler(h)
