@@ -1,4 +1,5 @@
-"""The `assistant` command: ingest, feeds, sync, ask, stats, articles, remove, serve, eval.
+"""The `assistant` command: ingest, feeds, sync, watch, ask, stats, articles, remove, serve,
+eval.
 
 Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
 2 for usage and configuration errors.
@@ -218,6 +219,110 @@ def _print_sync(report: SyncReport) -> None:
         click.echo(f"from the feed entry: {_safe(note.path)}: {_safe(note.reason)}")
     for error in report.failed:
         click.echo(f"failed: {_safe(error.path)}: {_safe(error.reason)}", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    metavar="MINUTES",
+    help="Minutes between syncs of the followed feeds (default ASSISTANT_SYNC_MINUTES, 30; "
+    "fractions allowed, 0.5 = 30 s; 0: no feed syncs).",
+)
+@click.pass_context
+def watch(ctx: click.Context, paths: tuple[str, ...], interval: float | None) -> None:
+    """Keep the index up to date until stopped (Ctrl-C or SIGTERM): files and folders in
+    PATHS are taken in as files appear or change, and their articles removed when they go;
+    the followed feeds are synced every --interval minutes.
+
+    Starts with one pass over PATHS (what changed while nothing watched) and a sync. Each
+    pass prints one line, plus one per file that changed or failed."""
+    import signal
+    import threading
+
+    from .schedule import watch as watch_passes
+
+    assistant = _assistant(ctx)
+    minutes = assistant.settings.sync_minutes if interval is None else interval
+    if not paths and minutes <= 0:
+        raise click.UsageError("nothing to watch: name folders or files, or give --interval > 0")
+    stop = threading.Event()
+
+    def waiting(message: str) -> None:
+        click.echo(f"{_now()} {message}", err=True)
+
+    passes = watch_passes(assistant, paths, interval=minutes * 60, stop=stop, on_wait=waiting)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():  # asked twice: stop now
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("stopping (after the file or page at hand; again to stop at once)", err=True)
+
+    # Both, explicitly: a watch started in the background inherits an ignored SIGINT, and a
+    # service manager stops it with SIGTERM.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    shown = ", ".join(_safe(p) for p in paths) or "no folders"
+    feeds = f"feeds every {minutes:g} min" if minutes > 0 else "no feed syncs"
+    click.echo(f"watching {shown}; {feeds}; Ctrl-C stops")
+    try:
+        for event in passes:
+            _print_pass(event)
+        click.echo("stopped", err=True)
+    except KeyboardInterrupt:
+        click.echo("stopped at once; the next ingest or sync finishes what was cut short", err=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _now() -> str:
+    from datetime import datetime
+
+    return datetime.now().strftime("%H:%M:%S")
+
+
+def _print_pass(event: Any) -> None:
+    """One line per pass of `watch`, and one per file or page that changed or failed."""
+    from .schedule import FilesPass, PassFailed, SyncPass
+
+    at = _now()
+    if isinstance(event, PassFailed):
+        click.echo(f"{at} {event.what}: failed: {_safe(str(event.error))}", err=True)
+        return
+    if isinstance(event, SyncPass):
+        r = event.report
+        click.echo(
+            f"{at} feeds: {r.feeds} synced ({r.not_modified} not modified), {r.fetched} pages "
+            f"fetched: {r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
+            f"{r.duplicates} duplicate; {r.chunks} chunks in {r.seconds:.1f} s"
+        )
+        for note in r.from_entry:
+            click.echo(f"    from the feed entry: {_safe(note.path)}: {_safe(note.reason)}")
+        for error in r.failed:
+            click.echo(f"    failed: {_safe(error.path)}: {_safe(error.reason)}", err=True)
+        return
+    assert isinstance(event, FilesPass)
+    files = event.report
+    what = "files (first pass)" if event.initial else "files"
+    click.echo(
+        f"{at} {what}: {files.added} added, {files.updated} updated, "
+        f"{files.unchanged} unchanged, {files.duplicates} duplicate, {files.removed} removed; "
+        f"{files.chunks} chunks in {files.seconds:.1f} s"
+    )
+    if event.deleted and not event.initial:
+        click.echo(f"    gone: {', '.join(_safe(p) for p in event.deleted)}")
+    elif event.deleted:
+        click.echo(f"    gone since the last run: {len(event.deleted)} files")
+    changed = [o for o in files.files if o.status in ("added", "updated", "removed", "duplicate")]
+    for outcome in changed[:20]:
+        detail = f": {_safe(outcome.detail)}" if outcome.detail else ""
+        click.echo(f"    {outcome.status}: {_safe(outcome.path)}{detail}")
+    if len(changed) > 20:
+        click.echo(f"    ... and {len(changed) - 20} more")
+    for error in files.failed:
+        click.echo(f"    failed: {_safe(error.path)}: {_safe(error.reason)}", err=True)
 
 
 def _parse_date(value: str | None, flag: str) -> date | None:

@@ -285,12 +285,15 @@ class NewsAssistant:
         *,
         progress: Callable[[SyncProgress], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
+        lock_wait: float | None = None,
     ) -> SyncReport:
         """Fetch every followed feed once and index its new and changed articles.
 
-        One sync at a time per store (the ingest lock or lease; `on_wait` hears when this
-        one waits). Meant to be called the same way by the CLI, a scheduler or a UI button:
-        `progress` gets a SyncProgress per feed and per page.
+        One sync at a time per store (the ingest lock or lease): this one waits up to
+        `lock_wait` seconds (default ASSISTANT_LOCK_WAIT) for another to finish, then raises
+        BusyError; `on_wait` hears when it starts waiting. Called the same way by the CLI,
+        `watch`, the server's background sync and the UI's button: `progress` gets a
+        SyncProgress per feed and per page.
         """
         return sync(
             store=self.store,
@@ -298,7 +301,7 @@ class NewsAssistant:
             options=self.fetch_options,
             batch_chunks=self.settings.ingest_batch,
             progress=progress,
-            lock_wait=self.settings.lock_wait,
+            lock_wait=self.settings.lock_wait if lock_wait is None else lock_wait,
             on_wait=on_wait,
         )
 
@@ -309,9 +312,23 @@ class NewsAssistant:
             return None
         return self.ingest([sample_corpus()])
 
-    def remove(self, targets: Sequence[str]) -> int:
-        """Remove articles by id or by the path they were read from."""
-        return remove(targets, store=self.store, lock_wait=self.settings.lock_wait)
+    def remove(
+        self,
+        targets: Sequence[str],
+        *,
+        missing_ok: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> int:
+        """Remove articles by id or by the path they were read from (a folder: every
+        article read from a file under it). A target that matches nothing is a UsageError
+        unless `missing_ok`. Returns how many articles were removed."""
+        return remove(
+            targets,
+            store=self.store,
+            lock_wait=self.settings.lock_wait,
+            missing_ok=missing_ok,
+            on_wait=on_wait,
+        )
 
     def check(self, *, repair: bool = False) -> Consistency:
         """Whether every article has all its chunks and no chunk is left over; `repair`

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         "site owners can reach whoever runs the fetches",
     )
 
+    sync_minutes: float = Field(
+        30.0,
+        ge=0,
+        le=7 * 24 * 60,
+        description="ASSISTANT_SYNC_MINUTES: minutes between the web server's background syncs "
+        "of the followed feeds (0: none); also `assistant watch`'s default --interval",
+    )
+
     chroma_host: str | None = Field(None, description="ASSISTANT_CHROMA_HOST: use a Chroma server")
     chroma_port: int = Field(8000, ge=1, le=65535, description="ASSISTANT_CHROMA_PORT")
     chroma_ssl: bool = Field(False, description="ASSISTANT_CHROMA_SSL: talk HTTPS to the server")

@@ -7,6 +7,7 @@ if TYPE_CHECKING:
     from .embeddings import DEFAULT_EMBEDDING_MODEL, Embedder
     from .errors import (
         AssistantError,
+        BusyError,
         ConfigError,
         LoadError,
         ModelMismatchError,
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     )
     from .feedsync import (
         AddedFeed,
+        FeedOutcome,
         FeedStatus,
         SyncProgress,
         SyncReport,
@@ -39,6 +41,7 @@ _LAZY = {
     "DEFAULT_EMBEDDING_MODEL": ".models",
     "Embedder": ".embeddings",
     "AssistantError": ".errors",
+    "BusyError": ".errors",
     "ConfigError": ".errors",
     "LoadError": ".errors",
     "ModelMismatchError": ".errors",
@@ -63,6 +66,7 @@ _LAZY = {
     "Consistency": ".store",
     "FeedRecord": ".models",
     "AddedFeed": ".feedsync",
+    "FeedOutcome": ".feedsync",
     "FeedStatus": ".feedsync",
     "SyncProgress": ".feedsync",
     "SyncReport": ".feedsync",
@@ -83,11 +87,13 @@ __all__ = [
     "Article",
     "ArticleRecord",
     "AssistantError",
+    "BusyError",
     "ChromaStore",
     "Chunk",
     "ConfigError",
     "Consistency",
     "Embedder",
+    "FeedOutcome",
     "FeedRecord",
     "FeedStatus",
     "FetchError",

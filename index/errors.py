@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssistantError",
+    "BusyError",
     "ConfigError",
     "LoadError",
     "ModelMismatchError",
@@ -54,3 +55,8 @@ class LoadError(OperationalError):
 
 class StoreError(OperationalError):
     """The Chroma store could not be reached or refused an operation."""
+
+
+class BusyError(StoreError):
+    """Another ingest or sync holds the store's one-writer lock (or lease) and did not let
+    go in time: a scheduled sync skips its round on this, a command reports it."""

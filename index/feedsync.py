@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -48,6 +48,7 @@ from .web import (
 
 __all__ = [
     "AddedFeed",
+    "FeedOutcome",
     "FeedStatus",
     "SyncProgress",
     "SyncReport",
@@ -60,6 +61,10 @@ __all__ = [
 
 PAGE_TYPES = "text/html, application/xhtml+xml, application/pdf;q=0.9, text/plain;q=0.8, */*;q=0.5"
 _KEEP_ALIVE = 30.0  # seconds between lease renewals while only fetching
+# Pages read ahead of the ingest: while a batch of chunks is embedded (about 100 news pages
+# at the default batch size), the fetch threads download and extract the next batch. Only
+# the extracted text of a page waits, not its download.
+_READ_AHEAD = 128
 
 
 @dataclass(slots=True)
@@ -70,6 +75,27 @@ class SyncProgress:
     done: int
     total: int
     current: str
+
+
+@dataclass(slots=True)
+class FeedOutcome:
+    """What one sync did with one feed: one element of `sync --json`'s `per_feed`.
+
+    `status` is "read" (the feed answered with its entries), "not_modified" (304: nothing
+    new, nothing fetched) or "failed" (the feed itself could not be read: `error` says why).
+    The counts are of the feed's entries; an article two feeds list counts for both.
+    `error` of a read feed summarises its entries that failed ("" when none did)."""
+
+    url: str
+    title: str
+    status: Literal["read", "not_modified", "failed"]
+    entries: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    error: str = ""
 
 
 @dataclass(slots=True)
@@ -90,6 +116,7 @@ class SyncReport:
     requests: int = 0  # HTTP requests sent, robots.txt included
     recovered: int = 0
     seconds: float = 0.0
+    per_feed: list[FeedOutcome] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The `sync --json` object."""
@@ -107,6 +134,7 @@ class SyncReport:
             "chunks": self.chunks,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
+            "per_feed": [asdict(f) for f in self.per_feed],
         }
 
 
@@ -276,6 +304,7 @@ class _Read:
     note: LoadError | None = None  # the page was unusable; the entry's own text was used
     error: LoadError | None = None
     retry: bool = False  # a fetch failure: worth trying again at the next sync
+    digest: str = ""  # of the downloaded body, which is dropped once read
 
 
 class _Web:
@@ -301,6 +330,8 @@ class _Web:
         self.entries = 0
         self.from_entry: list[LoadError] = []
         self.failures: dict[str, list[LoadError]] = defaultdict(list)  # by feed URL
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)  # by feed URL
+        self.outcomes: list[FeedOutcome] = []
         self.retry: set[str] = set()  # feeds with an entry worth fetching again
         self._renewed = time.monotonic()
         run.after_write.append(self._written)
@@ -382,6 +413,8 @@ class _Web:
         feed_url = url if follow else ""
         for entry in doc.entries:
             self.entries += 1
+            if feed_url:
+                self.counts[feed_url]["entries"] += 1
             where = url
             if not entry.link:
                 self._entry_failed(feed_url, LoadError(where, f"{entry.label} has no link"))
@@ -402,6 +435,10 @@ class _Web:
                 entry, key, [feed_url] if feed_url else [], outlet, self.pages.get(key)
             )
 
+    def _count(self, job: _Job, status: str) -> None:
+        for feed in job.feeds:
+            self.counts[feed][status] += 1
+
     def _entry_failed(self, feed_url: str, error: LoadError) -> None:
         self.run.fail(error)
         if feed_url:
@@ -420,6 +457,7 @@ class _Web:
                 and self.run.indexed(page.article_id)
             ):
                 self.run.report.unchanged += 1
+                self._count(job, "unchanged")
                 feeds = tuple(dict.fromkeys([*page.feeds, *job.feeds]))
                 if feeds != page.feeds:
                     self.ready.append(page.model_copy(update={"feeds": feeds}))
@@ -428,7 +466,8 @@ class _Web:
         todo = _by_host(todo)
         total = total or len(todo)
         tasks = [partial(self._read, job) for job in todo]
-        for n, (i, got, error) in enumerate(parallel(tasks, workers=self.options.total), 1):
+        pages = parallel(tasks, workers=self.options.total, window=_READ_AHEAD)
+        for n, (i, got, error) in enumerate(pages, 1):
             result = got
             if error is not None or result is None:  # a bug in a worker: report it, go on
                 job = todo[i]
@@ -469,7 +508,10 @@ class _Web:
             )
         except LoadError as e:
             return self._fallback(job, LoadError(link, e.reason), fetched=fetched)
-        return _Read(job, fetched, article=_page_article(job, fetched, text))
+        article = _page_article(job, fetched, text)
+        digest = hashlib.sha256(fetched.body).hexdigest()
+        fetched.body = b""  # read: only its text waits for the ingest
+        return _Read(job, fetched, article=article, digest=digest)
 
     def _fallback(
         self, job: _Job, error: LoadError, *, retry: bool = False, fetched: Fetched | None = None
@@ -511,6 +553,7 @@ class _Web:
             assert page is not None and result.fetched is not None
             self.not_modified += 1
             self.run.report.unchanged += 1
+            self._count(job, "unchanged")
             self.ready.append(
                 page.model_copy(update={"entry": job.entry.fingerprint, "feeds": feeds})
             )
@@ -519,11 +562,17 @@ class _Web:
         if result.note is not None:
             self.from_entry.append(result.note)
         fetched = result.fetched
-        digest = hashlib.sha256(
-            fetched.body if fetched is not None and result.note is None else article.body.encode()
-        ).hexdigest()
+        digest = (
+            result.digest
+            or hashlib.sha256(
+                fetched.body
+                if fetched is not None and result.note is None
+                else article.body.encode()
+            ).hexdigest()
+        )
         source = SourceFile(digest, job.entry.link, articles=1, errors=0)
         status = self.run.add_article(article, source, job.entry.link)
+        self._count(job, "duplicates" if status == "duplicate" else status)
         article_id = article.id
         if status == "duplicate" and not self.run.indexed(article.id):
             article_id = self.run.twin(article)
@@ -678,6 +727,7 @@ def _sync_feeds(
         got = outcome.get(feed.url)
         if isinstance(got, LoadError):
             updated.append(feed.model_copy(update={"last_sync": now, "last_error": got.reason}))
+            web.outcomes.append(FeedOutcome(feed.url, feed.title, "failed", error=got.reason))
             continue
         assert got is not None
         fetched, parts = got.fetched, got.parts
@@ -695,6 +745,21 @@ def _sync_feeds(
         elif feed.url in web.retry:
             change |= {"etag": "", "last_modified": "", "parts": {}}
         updated.append(feed.model_copy(update=change))
+        counts = web.counts[feed.url]
+        web.outcomes.append(
+            FeedOutcome(
+                feed.url,
+                (got.doc.title if got.doc else "") or feed.title,
+                "not_modified" if fetched.not_modified else "read",
+                entries=counts["entries"],
+                added=counts["added"],
+                updated=counts["updated"],
+                unchanged=counts["unchanged"],
+                duplicates=counts["duplicates"],
+                failed=len(failures),
+                error=summary,
+            )
+        )
     return updated
 
 
@@ -776,3 +841,4 @@ def _fill(report: SyncReport, run: IngestRun, web: _Web) -> None:
     report.from_entry = list(web.from_entry)
     report.recovered = r.recovered
     report.seconds = r.seconds
+    report.per_feed = list(web.outcomes)

@@ -372,14 +372,23 @@ class IngestRun:
         return "updated"
 
 
-def remove(targets: Sequence[str], *, store: ChromaStore, lock_wait: float = 120.0) -> int:
-    """Remove articles by id, or every article read from a file or folder path."""
-    with store.ingest_lock(wait=lock_wait):
+def remove(
+    targets: Sequence[str],
+    *,
+    store: ChromaStore,
+    lock_wait: float = 120.0,
+    missing_ok: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+) -> int:
+    """Remove articles by id, or every article read from a file or folder path. A target
+    that matches nothing is a UsageError, unless `missing_ok` (a watched file that gave no
+    article is deleted)."""
+    with store.ingest_lock(wait=lock_wait, on_wait=on_wait):
         store.recover()
-        return _remove(targets, store)
+        return _remove(targets, store, missing_ok=missing_ok)
 
 
-def _remove(targets: Sequence[str], store: ChromaStore) -> int:
+def _remove(targets: Sequence[str], store: ChromaStore, *, missing_ok: bool) -> int:
     records = store.records()
     doomed: list[str] = []
     for target in targets:
@@ -392,7 +401,7 @@ def _remove(targets: Sequence[str], store: ChromaStore) -> int:
             for r in records.values()
             if r.path == resolved or r.path.startswith(resolved.rstrip("/") + "/")
         ]
-        if not matches:
+        if not matches and not missing_ok:
             raise UsageError(
                 f"no indexed article has the id or path {target!r}; "
                 "`assistant articles` lists what is indexed"

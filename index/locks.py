@@ -14,15 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
+from .errors import BusyError
 
 __all__ = ["Lease", "file_lock", "open_lock"]
 
 _LEASE = "ingest-lease"
 
 
-def _busy(holder: str, where: object) -> StoreError:
-    return StoreError(
+def _busy(holder: str, where: object) -> BusyError:
+    return BusyError(
         f"another ingest ({holder}) is writing to {where}; "
         "wait for it to finish, then run this one again"
     )

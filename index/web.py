@@ -654,18 +654,18 @@ _T = TypeVar("_T")
 
 
 def parallel(
-    tasks: Sequence[Callable[[], _T]], *, workers: int
+    tasks: Sequence[Callable[[], _T]], *, workers: int, window: int = 0
 ) -> Iterator[tuple[int, _T | None, BaseException | None]]:
     """Run tasks on a pool of threads; yield (index, result, error) in the tasks' order,
-    with at most 4 x `workers` finished results waiting (so memory stays bounded while the
-    consumer is busy). In order, so that which of two pages with the same text is kept
-    does not depend on which server answered first."""
+    with at most `window` (default 4 x `workers`) tasks started and not yet consumed, so
+    memory stays bounded while the consumer is busy. In order, so that which of two pages
+    with the same text is kept does not depend on which server answered first."""
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
     if not tasks:
         return
-    window = 4 * max(1, workers)
+    window = max(window, 1) if window else 4 * max(1, workers)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks)))) as pool:
         running: deque[tuple[int, Future[_T]]] = deque()
         following = iter(enumerate(tasks))

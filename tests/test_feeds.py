@@ -143,6 +143,23 @@ def test_follow_a_feed_answer_from_the_page_body_and_resync_cheaply(tmp_path, we
     web.clear()
     third = sync_json(data)
     assert (third["fetched"], third["updated"], third["unchanged"], third["added"]) == (1, 1, 2, 0)
+    # What the sync did with each feed (the web UI's per-feed result).
+    assert second["per_feed"] == [
+        {
+            "url": feed,
+            "title": "Grid Weekly",
+            "status": "not_modified",
+            "entries": 0,
+            "added": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "duplicates": 0,
+            "failed": 0,
+            "error": "",
+        }
+    ]
+    (row,) = third["per_feed"]
+    assert (row["status"], row["entries"], row["updated"], row["unchanged"]) == ("read", 3, 1, 2)
     assert sorted(web.paths()) == ["/feed.xml", "/news/wind.html"]
     answer = json.loads(cli(["ask", "When is the Baltic Sea auction?", "--json"], data).stdout)
     assert any("Baltic Sea" in c["quote"] for c in answer["citations"])
@@ -447,6 +464,11 @@ def test_bad_feeds_and_hostile_pages_each_fail_on_one_line_and_the_rest_go_in(tm
     assert any("entry 17 ('local file')" in e and "not an http(s) URL" in e for e in feed_level)
     assert any("entry 18 ('no link at all') has no link" in e for e in feed_level)
     assert len(report["failed"]) == len(expected) + 3
+    per_feed = {f["url"]: f for f in report["per_feed"]}
+    assert per_feed[bad_feeds["vanished"]]["status"] == "failed"
+    assert "HTTP 404" in per_feed[bad_feeds["vanished"]]["error"]
+    assert (per_feed[feed]["status"], per_feed[feed]["failed"]) == ("read", 14)
+    assert per_feed[feed]["error"].startswith("14 entries failed, e.g. ")
     # the rest went in: good pages, a wrong and a missing charset, a PDF, two from entry text
     assert report["added"] == 6, report
     assert {f["url"] for f in report["from_entry"]} == {
