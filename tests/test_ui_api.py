@@ -1,6 +1,7 @@
 """Gradio's API of the web UI, through gradio_client against the app served on loopback:
 /ask (answer + citations as data), /ingest (a result per file), /articles, /remove, /stats.
-Many people at once: test_ui_concurrency.py; uploads and their names: test_ui_uploads.py."""
+Many people at once: test_ui_concurrency.py; uploads and their names: test_ui_uploads.py;
+the feed endpoints and the fetch guard: test_ui_feeds.py."""
 
 from __future__ import annotations
 
@@ -22,7 +23,17 @@ def client(sample_assistant):
 
 def test_the_api_lists_exactly_the_named_endpoints(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/ask", "/ingest", "/articles", "/remove", "/stats"}
+    assert set(endpoints) == {
+        "/ask",
+        "/ingest",
+        "/articles",
+        "/remove",
+        "/stats",
+        "/feeds",
+        "/add_feed",
+        "/remove_feed",
+        "/sync",
+    }
 
 
 def test_ask_returns_the_answer_with_exact_citations(client, sample_assistant):

@@ -255,6 +255,72 @@ def test_uploading_a_good_and_a_broken_file_reports_each_and_updates_the_list(ch
     chat.step("04-removed")
 
 
+def test_the_feeds_panel_follows_a_feed_syncs_it_answers_from_its_page_and_removes_it(
+    open_page, make_assistant
+):
+    from test_feeds import GLIWICE, feed_site
+    from web_server import WebServer
+
+    with WebServer() as web, serving(make_assistant(llm="extractive")) as url:
+        feed = feed_site(web)
+        web.routes["/news/wind.html"].delay = 2.0  # a slow page: the progress bar shows
+        chat = open_page(url)
+        page = chat.page
+        chat.tab("Articles")
+        panel = page.locator("#feed-list")
+        expect(panel).to_contain_text("No feeds are followed yet")
+        page.locator("#feed-url").get_by_role("textbox").fill(feed)
+        page.locator("#add-feed").click()
+        expect(page.locator("#feed-added")).to_contain_text(
+            "Following Grid Weekly (RSS 2.0, 3 entries). Sync now fetches its articles."
+        )
+        row = panel.locator("tbody tr")
+        expect(row).to_have_count(1)
+        expect(row.locator(".f-kind")).to_have_text("RSS 2.0")
+        expect(row.locator(".f-sync")).to_have_text("never")
+        expect(row.locator(".f-articles")).to_have_text("0")
+        chat.step("01-feed-added")
+
+        page.locator("#sync-now").click()
+        results = page.locator("#sync-results")
+        expect(results).to_contain_text("Fetching and indexing pages")  # the progress bar
+        chat.step("02-syncing")
+        expect(results.locator(".sync-summary")).to_contain_text(
+            "1 feed (0 not modified), 3 pages fetched: 3 added"
+        )
+        expect(results.locator("tr.row-added")).to_contain_text("Grid Weekly")
+        expect(results.locator("tr.row-added")).to_contain_text("3 entries: 3 added")
+        expect(row.locator(".f-articles")).to_have_text("3")
+        expect(row.locator(".f-sync")).to_contain_text("UTC")
+        expect(page.locator("#article-list")).to_contain_text(
+            "GEM and Ascend Elements pick Gliwice"
+        )
+        chat.step("03-synced")
+
+        chat.tab("Chat")
+        answer = chat.ask("How many people will the Gliwice recycling plant employ?")
+        expect(answer.locator(".answer-text")).to_contain_text("412 people")
+        answer.locator(".answer-text a.cite-chip").first.click()
+        mark = page.locator("#source-viewer mark")
+        expect(mark).to_contain_text("412 people")
+        assert mark.inner_text() in " ".join(GLIWICE)  # quoted from the page body
+        expect(page.locator("#source-viewer a.viewer-link")).to_have_attribute(
+            "href", web.url("/news/gliwice.html")
+        )
+        chat.step("04-answered")
+
+        chat.tab("Articles")
+        page.locator("#feed-purge input[type=checkbox]").check()
+        remove = row.locator("button.remove-feed")
+        remove.click()
+        expect(remove).to_have_text("Click again to remove")
+        remove.click()
+        expect(panel).to_contain_text("No feeds are followed yet")
+        expect(page.locator("#article-list")).not_to_contain_text("Gliwice")
+        expect(page.locator(".status-line")).to_contain_text("0 articles")
+        chat.step("05-removed")
+
+
 def test_markup_in_an_article_is_shown_as_text_and_runs_nothing(chat, tmp_path):
     page = chat.page
     title = "<script>alert(1)</script> Zinc batteries <img src=x onerror=alert(1)>"

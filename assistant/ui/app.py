@@ -2,7 +2,8 @@
 
 What each event does is in `handlers.py`; this module only places components and connects
 them. Gradio's API (gradio_client) offers the same functions as the page: `/ask`, `/ingest`,
-`/articles`, `/remove` and `/stats`; every other event is private.
+`/articles`, `/remove`, `/stats`, and for feeds `/feeds`, `/add_feed`, `/remove_feed` and
+`/sync`; every other event is private.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .handlers import UIHandlers
-from .render import render_ingest, render_status, render_viewer_hint
+from .render import (
+    render_feed_added,
+    render_ingest,
+    render_status,
+    render_sync,
+    render_viewer_hint,
+)
 from .uploads import UPLOAD_CACHE_SECONDS
 
 if TYPE_CHECKING:
@@ -67,6 +74,21 @@ class ChatTab:
 
 
 @dataclass(slots=True)
+class FeedsPanel:
+    """The Feeds panel's components (in the Articles tab)."""
+
+    url: gr.Textbox
+    add: gr.Button
+    added: gr.HTML
+    added_report: gr.JSON
+    feed_list: gr.HTML
+    purge: gr.Checkbox
+    sync: gr.Button
+    results: gr.HTML
+    report: gr.JSON
+
+
+@dataclass(slots=True)
 class ArticlesTab:
     """The Articles tab's components."""
 
@@ -74,6 +96,7 @@ class ArticlesTab:
     index: gr.Button
     results: gr.HTML
     report: gr.JSON
+    feeds: FeedsPanel
     search: gr.Textbox
     article_list: gr.HTML
     stats: gr.HTML
@@ -81,7 +104,7 @@ class ArticlesTab:
 
 def build_app(assistant: NewsAssistant) -> gr.Blocks:
     """The page for `assistant`: the chat with its source viewer and filters, and the
-    Articles tab (upload, list, remove, stats); plus the named API endpoints."""
+    Articles tab (upload, feeds, list, remove, stats); plus the named API endpoints."""
     handlers = UIHandlers(assistant)
     secret = conversation_secret(assistant.settings)
     with gr.Blocks(
@@ -107,13 +130,17 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
         views = [status, chat.outlets, articles.article_list, articles.stats]
         app.load(handlers.refresh, [chat.outlets, articles.search], views, **PRIVATE)
         app.load(handlers.restore, [conversation], [chat.chat], **PRIVATE)
+        app.load(handlers.feed_list, None, [articles.feeds.feed_list], **PRIVATE)
         _wire_chat(handlers, chat, conversation)
         _wire_articles(handlers, articles, chat, views)
+        _wire_feeds(handlers, articles, chat, views)
 
         gr.api(handlers.ask, api_name="ask")
         gr.api(handlers.articles, api_name="articles")
         gr.api(handlers.remove, api_name="remove", **WRITES)
         gr.api(handlers.stats, api_name="stats")
+        gr.api(handlers.feeds, api_name="feeds")
+        gr.api(handlers.remove_feed, api_name="remove_feed", **WRITES)
 
     app.queue(default_concurrency_limit=8)
     return app
@@ -224,6 +251,7 @@ def _articles_tab() -> ArticlesTab:
             render_ingest([], {}), elem_id="ingest-results", js_on_load=None, min_height=40
         )
         report = gr.JSON(label="report", visible=False)
+        feeds = _feeds_panel()
         search = gr.Textbox(
             label="Indexed articles",
             placeholder="Search by title, outlet, date or id",
@@ -233,7 +261,35 @@ def _articles_tab() -> ArticlesTab:
     with gr.Column(scale=2, min_width=300):
         gr.HTML('<h3 class="stats-heading">Index</h3>', js_on_load=None)
         stats = gr.HTML(elem_id="index-stats", js_on_load=None)
-    return ArticlesTab(files, index, results, report, search, article_list, stats)
+    return ArticlesTab(files, index, results, report, feeds, search, article_list, stats)
+
+
+def _feeds_panel() -> FeedsPanel:
+    """Add a feed, the followed feeds (each with a remove button), Sync now and its result."""
+    gr.HTML('<h3 class="feeds-heading">Feeds</h3>', js_on_load=None)
+    with gr.Row(equal_height=True):
+        url = gr.Textbox(
+            show_label=False,
+            placeholder="https://… an RSS, Atom or JSON feed, a sitemap, or a page that "
+            "names its feed",
+            scale=5,
+            elem_id="feed-url",
+        )
+        add = gr.Button("Add feed", scale=1, min_width=110, elem_id="add-feed")
+    added = gr.HTML(render_feed_added(None), elem_id="feed-added", js_on_load=None)
+    added_report = gr.JSON(label="added", visible=False)
+    feed_list = gr.HTML(elem_id="feed-list", js_on_load=static("feeds.js"))
+    with gr.Row(equal_height=True):
+        purge = gr.Checkbox(
+            label="Removing a feed also removes the articles only it gave",
+            value=False,
+            elem_id="feed-purge",
+            scale=3,
+        )
+        sync = gr.Button("Sync now", scale=1, min_width=110, elem_id="sync-now")
+    results = gr.HTML(render_sync(None), elem_id="sync-results", js_on_load=None, min_height=40)
+    report = gr.JSON(label="sync report", visible=False)
+    return FeedsPanel(url, add, added, added_report, feed_list, purge, sync, results, report)
 
 
 def _wire_chat(handlers: UIHandlers, tab: ChatTab, conversation: gr.BrowserState) -> None:
@@ -294,4 +350,42 @@ def _wire_articles(handlers: UIHandlers, tab: ArticlesTab, chat: ChatTab, views:
     )
     tab.article_list.click(
         handlers.remove_article, [chat.outlets, tab.search], views, **WRITES, **PRIVATE
+    )
+
+
+def _wire_feeds(handlers: UIHandlers, tab: ArticlesTab, chat: ChatTab, views: list[Any]) -> None:
+    """Adding a feed (`/add_feed`), syncing (`/sync`), removing a feed from its row."""
+    feeds = tab.feeds
+    gr.on(
+        [feeds.add.click, feeds.url.submit],
+        handlers.add_feed,
+        [feeds.url],
+        [feeds.added_report],
+        api_name="add_feed",
+        show_progress_on=[feeds.added],
+    ).success(
+        handlers.show_added,
+        [feeds.added_report],
+        [feeds.url, feeds.added, feeds.feed_list],
+        **PRIVATE,
+    )
+    feeds.sync.click(
+        handlers.sync_feeds,
+        None,
+        [feeds.report],
+        api_name="sync",
+        show_progress_on=[feeds.results],
+        **WRITES,
+    ).success(
+        handlers.show_sync,
+        [feeds.report, chat.outlets, tab.search],
+        [feeds.results, feeds.feed_list, *views],
+        **PRIVATE,
+    )
+    feeds.feed_list.click(
+        handlers.remove_feed_clicked,
+        [feeds.purge, chat.outlets, tab.search],
+        [feeds.feed_list, *views],
+        **WRITES,
+        **PRIVATE,
     )

@@ -18,11 +18,13 @@ log = logging.getLogger("assistant.ui")
 
 
 def plain(message: str) -> str:
-    """An error message as a sentence: capitalised, ending with a full stop."""
+    """An error message as a sentence: capitalised, ending with a full stop. One that
+    starts with a URL or a file name ("http://…: refused", "a.txt: empty") keeps it as is."""
     message = " ".join(message.split())
     if not message:
         return "Something went wrong."
-    message = message[0].upper() + message[1:]
+    if message.split(" ", 1)[0].rstrip(",;:").isalpha():
+        message = message[0].upper() + message[1:]
     return message if message.endswith((".", "!", "?")) else message + "."
 
 

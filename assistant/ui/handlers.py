@@ -25,15 +25,19 @@ from ..text import clean_question
 from .chat import MAX_STORED_TURNS, ChatTurn, Filters, dump_turns, load_turns
 from .errors import plain, reported, toast, ui_error
 from .render import (
+    feed_kind,
     ingest_rows,
     render_article_list,
     render_draft,
     render_error,
+    render_feed_added,
+    render_feed_list,
     render_ingest,
     render_messages,
     render_pending,
     render_stats,
     render_status,
+    render_sync,
     render_user,
     render_viewer,
     render_viewer_hint,
@@ -287,6 +291,98 @@ class UIHandlers:
     def _forget_upload(self, path: str) -> None:
         forget_upload(path, self.uploads_dir, (r.path for r in self.assistant.articles()))
 
+    # -- the Feeds panel ------------------------------------------------------------------
+
+    @reported("listing the feeds")
+    def feed_list(self) -> str:
+        """The followed feeds as the panel shows them."""
+        return render_feed_list(self.feeds())
+
+    def add_feed(self, url: str | None) -> dict[str, Any]:
+        """Follow a feed or sitemap (or the feed a page names), its kind detected by
+        fetching it once: `url`, `kind`, `title`, `new` (false when it was followed
+        already), `entries` and `found_on` (the page that named it, or "").
+
+        A server bound to a non-loopback address does not fetch loopback, private or
+        link-local addresses (see `serve`)."""
+        url = (url or "").strip()
+        if not url:
+            raise gr.Error(
+                "Type the URL of a feed, a sitemap or a page that names its feed first.",
+                print_exception=False,
+            )
+        with reported("adding the feed"):
+            added = self.assistant.add_feed(url)
+        r = added.record
+        return {
+            "url": r.url,
+            "kind": r.kind,
+            "title": r.title,
+            "new": added.new,
+            "entries": added.entries,
+            "found_on": added.found_on,
+        }
+
+    def show_added(self, added: Any) -> tuple[Any, ...]:
+        """An emptied URL box, what was found, and the feed list."""
+        added = added if isinstance(added, dict) else {}
+        gr.Info(toast(plain(_added_line(added))))
+        return "", render_feed_added(added), self.feed_list()
+
+    @reported("removing the feed")
+    def remove_feed(self, url: str, purge: bool = False) -> dict[str, Any]:
+        """Stop following a feed; `purge` also removes the articles only it gave. Returns
+        how many articles were removed."""
+        return {"removed": self.assistant.remove_feed((url or "").strip(), purge=bool(purge))}
+
+    def remove_feed_clicked(
+        self, purge: bool, outlets: list[str] | None, query: str | None, evt: gr.EventData
+    ) -> tuple[Any, ...]:
+        """Remove the feed whose Remove button was clicked (and its articles when the box
+        is ticked); the feed list and the index views afterwards."""
+        url = _event_data(evt).get("remove_feed")
+        with reported("removing the feed"):
+            known = {f.record.url for f in self.assistant.feeds()}
+            if not isinstance(url, str) or url not in known:
+                gr.Warning("That feed is no longer followed; the list is up to date now.")
+            else:
+                removed = self.assistant.remove_feed(url, purge=bool(purge))
+                also = f" and removed {removed} of its articles" if purge else ""
+                gr.Info(toast(f"No longer following {url}{also}."))
+        return (self.feed_list(), *self.refresh(outlets, query))
+
+    # Gradio finds the progress tracker by its default value, hence the call in the default.
+    def sync_feeds(self, progress: gr.Progress = gr.Progress()) -> dict[str, Any]:  # noqa: B008
+        """Fetch every followed feed once; new and changed articles go in. The report as
+        data (`sync --json`'s object, with a `per_feed` row per feed)."""
+        progress(0, desc="Waiting for the store")
+
+        def on_progress(p: Any) -> None:
+            if p.stage == "feeds":
+                progress((p.done, p.total), desc="Reading feeds", unit="feeds")
+            else:
+                progress((p.done, p.total), desc="Fetching and indexing pages", unit="pages")
+
+        def on_wait(message: str) -> None:
+            progress(0, desc=plain(message))
+
+        with reported("syncing the feeds"):
+            report = self.assistant.sync(progress=on_progress, on_wait=on_wait)
+        return report.to_dict()
+
+    def show_sync(
+        self, report: Any, outlets: list[str] | None, query: str | None
+    ) -> tuple[Any, ...]:
+        """What the sync did, the feed list and the index views; a toast when something
+        failed."""
+        report = report if isinstance(report, dict) else {}
+        failed = report.get("failed") or []
+        if failed:
+            first = failed[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            gr.Warning(toast(f"{first.get('url')}: {first.get('error')}{more}"))
+        return (render_sync(report), self.feed_list(), *self.refresh(outlets, query))
+
     # -- the API (gradio_client) ----------------------------------------------------------
 
     @reported("answering")
@@ -337,3 +433,17 @@ class UIHandlers:
     def stats(self) -> dict[str, Any]:
         """What is indexed: articles, chunks, outlets, embedding model, store, backend."""
         return self.assistant.stats().to_dict()
+
+    @reported("listing the feeds")
+    def feeds(self) -> list[dict[str, Any]]:
+        """The followed feeds: url, kind, title, last_sync (UTC), articles, last_error."""
+        return [f.to_dict() for f in self.assistant.feeds()]
+
+
+def _added_line(added: dict[str, Any]) -> str:
+    """The toast after adding a feed."""
+    title = added.get("title") or added.get("url") or "the feed"
+    if not added.get("new"):
+        return f"Already following {title}"
+    kind = feed_kind(str(added.get("kind") or ""))
+    return f"Following {title} ({kind}); Sync now fetches its articles"

@@ -39,17 +39,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "display_path",
+    "feed_kind",
     "format_date",
     "ingest_rows",
     "render_answer",
     "render_article_list",
     "render_draft",
     "render_error",
+    "render_feed_added",
+    "render_feed_list",
     "render_ingest",
     "render_messages",
     "render_pending",
     "render_stats",
     "render_status",
+    "render_sync",
     "render_user",
     "render_viewer",
     "render_viewer_hint",
@@ -62,6 +66,16 @@ VIEWER_WHOLE_ARTICLE = 6000
 VIEWER_CONTEXT = 1500
 # The article list shows at most this many rows; the search narrows it.
 MAX_LIST_ROWS = 200
+# A sync's result lists at most this many failed pages (each feed's row counts them all).
+MAX_SYNC_PROBLEMS = 5
+FEED_KINDS = {
+    "rss": "RSS 2.0",
+    "rdf": "RSS 1.0",
+    "atom": "Atom",
+    "json": "JSON Feed",
+    "sitemap": "Sitemap",
+    "sitemap-index": "Sitemap index",
+}
 
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _LAYOUT = re.compile(r"\n[ \t]*")
@@ -431,3 +445,126 @@ def render_stats(stats: IndexStats, *, outlets: int) -> str:
 def render_status(backend: str, articles: int, outlets: int) -> str:
     """The line under the title: who answers and how much is indexed."""
     return _macro("articles.html", "status", backend, articles, outlets)
+
+
+# -- the Feeds panel -------------------------------------------------------------------------
+
+
+def feed_kind(kind: str) -> str:
+    """A feed's kind in words ("rss" -> "RSS 2.0")."""
+    return FEED_KINDS.get(kind, kind)
+
+
+def _stamp(value: str) -> str:
+    """An ISO UTC stamp as "2025-11-04 10:00 UTC" ("" stays "")."""
+    from datetime import UTC, datetime
+
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render_feed_list(feeds: Sequence[dict[str, Any]]) -> str:
+    """The followed feeds (as `/feeds` gives them): title, URL, kind, last sync, articles,
+    last error, each with a remove button."""
+    rows = [
+        {
+            "url": str(f.get("url") or ""),
+            "title": str(f.get("title") or ""),
+            "kind_label": feed_kind(str(f.get("kind") or "")),
+            "last_sync": _stamp(str(f.get("last_sync") or "")),
+            "articles": int(f.get("articles") or 0),
+            "last_error": str(f.get("last_error") or ""),
+        }
+        for f in feeds
+    ]
+    return _macro("feeds.html", "feed_list", rows)
+
+
+def render_feed_added(added: dict[str, Any] | None) -> str:
+    """What adding a feed found: its kind, title and entries (`/add_feed`'s result)."""
+    if not added:
+        return _macro("feeds.html", "added", "")
+    kind = feed_kind(str(added.get("kind") or ""))
+    title = str(added.get("title") or added.get("url") or "")
+    found = f"{added['found_on']} names its feed. " if added.get("found_on") else ""
+    if not added.get("new"):
+        return _macro("feeds.html", "added", f"{found}Already following {title} ({kind}).")
+    count = int(added.get("entries") or 0)
+    what = (
+        _plural(count, "child sitemap")
+        if added.get("kind") == "sitemap-index"
+        else (_plural(count, "entry", "entries"))
+    )
+    line = f"{found}Following {title} ({kind}, {what}). Sync now fetches its articles."
+    return _macro("feeds.html", "added", line)
+
+
+def _sync_counts(counts: dict[str, Any], failed: int) -> str:
+    """'3 added, 16 unchanged, 1 failed' from a sync's (or one feed's) counts."""
+    words = [
+        _plural(int(counts.get(key) or 0), word, word)
+        for key, word in (
+            ("added", "added"),
+            ("updated", "updated"),
+            ("unchanged", "unchanged"),
+            ("duplicates", "duplicate"),
+        )
+        if counts.get(key)
+    ]
+    if failed:
+        words.append(f"{failed:,} failed")
+    return ", ".join(words)
+
+
+def _feed_row(f: dict[str, Any]) -> dict[str, str]:
+    """One feed's line in a sync's result: status, badge, title, counts, error."""
+    status = str(f.get("status") or "")
+    failed = int(f.get("failed") or 0)
+    row = {
+        "title": str(f.get("title") or f.get("url") or ""),
+        "error": str(f.get("error") or ""),
+    }
+    if status == "failed":
+        return {**row, "status": "failed", "badge": "failed", "counts": ""}
+    if status == "not_modified":
+        return {**row, "status": "not modified", "badge": "unchanged", "counts": "nothing new"}
+    changed = int(f.get("added") or 0) + int(f.get("updated") or 0)
+    entries = _plural(int(f.get("entries") or 0), "entry", "entries")
+    return {
+        **row,
+        "status": "synced",
+        "badge": "failed" if failed else ("added" if changed else "unchanged"),
+        "counts": f"{entries}: {_sync_counts(f, failed) or 'nothing to do'}",
+    }
+
+
+def render_sync(report: dict[str, Any] | None) -> str:
+    """What a sync did (`/sync`'s result): the totals, one row per feed, the first pages
+    that failed."""
+    if not report:
+        return _macro("feeds.html", "sync_result", "", [], [])
+    feeds = int(report.get("feeds") or 0)
+    if not feeds:
+        head = "No feeds are followed; add one above first."
+        return _macro("feeds.html", "sync_result", head, [], [])
+    failed = report.get("failed") or []
+    counts = _sync_counts(report, len(failed))
+    head = (
+        f"{_plural(feeds, 'feed')} ({int(report.get('not_modified') or 0):,} not modified), "
+        f"{_plural(int(report.get('fetched') or 0), 'page')} fetched: "
+        f"{counts or 'nothing new'}"
+        f" · {_plural(int(report.get('chunks') or 0), 'passage')} indexed in "
+        f"{float(report.get('seconds') or 0):.1f} s"
+    )
+    rows = [_feed_row(f) for f in report.get("per_feed") or []]
+    problems = [f"{p.get('url', '')}: {p.get('error', '')}" for p in failed[:MAX_SYNC_PROBLEMS]]
+    if len(failed) > MAX_SYNC_PROBLEMS:
+        problems.append(f"and {len(failed) - MAX_SYNC_PROBLEMS:,} more")
+    return _macro("feeds.html", "sync_result", head, rows, problems)

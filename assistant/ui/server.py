@@ -3,7 +3,10 @@ CLI, until interrupted) and the warning for a page others can reach without a lo
 
 Exposure: `serve` binds where ASSISTANT_HOST says (127.0.0.1 by default), asks for a login
 when ASSISTANT_AUTH / ASSISTANT_AUTH_FILE are set (the page and every API route), and warns
-when it is reachable from other machines without one.
+when it is reachable from other machines without one. Bound to anything but loopback, its web
+fetches (feeds and pages added in the page or through the API, and every sync it runs) refuse
+loopback, private, link-local and cloud-metadata addresses unless ASSISTANT_FETCH_PRIVATE
+allows them: whoever reaches the page must not make the server fetch inside its network.
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ from .uploads import UPLOAD_CAP_FACTOR
 if TYPE_CHECKING:
     from ..core import NewsAssistant
 
-__all__ = ["AUTH_MESSAGE", "exposure_warning", "launch", "serve", "serve_cli"]
+__all__ = [
+    "AUTH_MESSAGE",
+    "exposure_warning",
+    "guards_fetches",
+    "is_loopback",
+    "launch",
+    "serve",
+    "serve_cli",
+]
 
 log = logging.getLogger("assistant.ui")
 
@@ -76,15 +87,25 @@ def launch(
     return str(url)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding to `host` keeps a server reachable from this machine only."""
+    name = host.strip().strip("[]").lower()
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return name in ("localhost", "localhost.")
+
+
+def guards_fetches(host: str) -> bool:
+    """Whether a server bound to `host` must refuse to fetch non-public addresses: yes
+    unless it is bound to loopback (then only this machine's users reach it)."""
+    return not is_loopback(host)
+
+
 def exposure_warning(host: str, *, login: bool) -> str | None:
     """What to tell the person starting the UI when `host` is reachable from other machines
     and no login is configured; None when it binds to loopback or needs a login."""
-    name = host.strip().strip("[]").lower()
-    try:
-        loopback = ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        loopback = name in ("localhost", "localhost.")
-    if loopback or login:
+    if is_loopback(host) or login:
         return None
     return (
         f"the web UI listens on {host}, so other machines can reach it, and no login is "
@@ -96,12 +117,27 @@ def exposure_warning(host: str, *, login: bool) -> str | None:
 
 def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
     """Build the page and serve it until interrupted, with the login ASSISTANT_AUTH /
-    ASSISTANT_AUTH_FILE configure; warns when it is exposed without one."""
+    ASSISTANT_AUTH_FILE configure; warns when it is exposed without one.
+
+    Bound to a non-loopback address, the assistant's fetches refuse non-public addresses
+    (unless ASSISTANT_FETCH_PRIVATE). The followed feeds are synced in the background every
+    ASSISTANT_SYNC_MINUTES (see `BackgroundSync`), until the server stops."""
+    from ..schedule import BackgroundSync
+
     settings = assistant.settings
     logins = settings.logins()
     warning = exposure_warning(host, login=bool(logins))
     if warning:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if guards_fetches(host):
+        assistant.guard_fetches = True
+        if not settings.fetch_private:
+            print(
+                f"Feeds and pages are not fetched from loopback, private or link-local "
+                f"addresses: the server listens on {host} (ASSISTANT_FETCH_PRIVATE=true "
+                "allows them).",
+                flush=True,
+            )
     # Load the models and the keyword index now, not on the first question (and not by
     # eight at once).
     assistant.searcher.retrieve("warm up", k=1)
@@ -110,6 +146,10 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
         app, host=host, port=port, max_file_mb=settings.max_file_mb, auth=logins, block=False
     )
     entry = serve_cli(app, assistant, url=url)
+    background = BackgroundSync(assistant, minutes=settings.sync_minutes)
+    background.start()
+    if settings.sync_minutes > 0:
+        print(f"Feeds are synced every {settings.sync_minutes:g} minutes.", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # unwind, so the server file is withdrawn
@@ -121,6 +161,7 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
     try:
         app.block_thread()
     finally:
+        background.stop()
         entry.withdraw(settings.data_dir)
 
 
