@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/query.py
 	$(PY) bench/quality.py
 	$(PY) bench/cli.py
+	$(PY) bench/sync.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
