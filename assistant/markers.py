@@ -60,7 +60,7 @@ def split_claims(draft: str) -> tuple[str, list[Claim]]:
     """The draft (markers moved before the full stop) and its sentences with their markers."""
     draft = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), draft)
     claims = []
-    for start, end in split_sentences(draft):
+    for start, end in _sentence_spans(draft):
         sentence = draft[start:end]
         markers = [
             int(n) for m in _MARKERS.finditer(sentence) for n in re.findall(r"\d+", m.group(1))
@@ -68,6 +68,21 @@ def split_claims(draft: str) -> tuple[str, list[Claim]]:
         text = _MARKERS.sub("", sentence).strip()
         claims.append(Claim(text, markers, start, end))
     return draft, claims
+
+
+def _sentence_spans(draft: str) -> list[tuple[int, int]]:
+    """The sentences of a draft; a line break ends one too (a short answer on a line of
+    its own, "Ascend Elements [1]", is a claim without a full stop), unless the next line
+    goes on in lower case (text wrapped mid-sentence)."""
+    spans = []
+    for block in _LINE_BLOCK.finditer(draft):
+        offset = block.start()
+        spans += [(offset + a, offset + b) for a, b in split_sentences(block.group())]
+    return spans
+
+
+# Lines joined while the next one starts in lower case.
+_LINE_BLOCK = re.compile(r"[^\n]+(?:\n+(?=[ \t]*[a-z])[^\n]+)*")
 
 
 # What small models write instead of [n].
@@ -113,10 +128,19 @@ def _numbers(spec: str) -> list[int]:
     return out
 
 
+# A list item's number or bullet at the start of a line ("1. ", "2) ", "- ", "• "): the
+# sentence is what follows (a figure such as "2.3 million" has no space after its dot).
+_LIST_ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]+", re.M)
+# Tags a model wraps its answer in: <answer>, <short answer>, </answer>.
+_ANSWER_TAG = re.compile(r"<\s*/?\s*(?:short\s+|final\s+)?answer\s*>", re.I)
+
+
 def normalise_markers(draft: str) -> str:
     """Every citation form a model may write ([Source 1], (source 2), [^3], 【4】, [1-3],
-    "Source 1: ...") rewritten as [n] markers; a "Sources:" list at the end removed."""
+    "Source 1: ...") rewritten as [n] markers; a "Sources:" list at the end, list numbers
+    and bullets, and answer tags removed."""
     draft = _SOURCES_LIST.sub("", draft)
+    draft = _LIST_ITEM.sub("", _ANSWER_TAG.sub("", draft))
 
     def plain(match: re.Match[str]) -> str:
         spec = next(g for g in match.groups() if g)

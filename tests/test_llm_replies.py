@@ -102,6 +102,28 @@ def test_a_short_answer_is_checked_with_its_question(assistant, llm_server):
     assert answer.citations[0].article_id == GEM_URL
 
 
+def test_a_short_answer_then_its_fact_each_cited(assistant, llm_server):
+    # The prompt asks for the short answer first; small models often number the two parts.
+    answer = answer_with(
+        assistant,
+        llm_server,
+        "1. Ascend Elements [1]\n2. GEM is partnering with Ascend Elements to build a "
+        "lithium-ion battery recycling network in Europe [1].",
+    )
+    assert answer.answer.startswith("Ascend Elements [1]")
+    assert "1." not in answer.answer.split("[1]")[0] and not answer.quoted_instead
+    assert answer.answer.count("[1]") == 2 and not answer.unsupported
+    assert {c.article_id for c in answer.citations} == {GEM_URL}
+
+
+def test_the_prompts_placeholder_copied_as_an_answer_is_not_presented(assistant, llm_server):
+    # The prompt shows the short answer's form with a placeholder name; a model that copies
+    # it has answered nothing, and no source names it.
+    answer = answer_with(assistant, llm_server, "Jane Doe [2].")
+    assert answer.quoted_instead and answer.unsupported == ["Jane Doe."]
+    assert "Ascend Elements" in answer.answer
+
+
 def test_a_short_answer_naming_the_wrong_one_is_not_presented(assistant, llm_server):
     # "Kansas City." for a question about New York: in a bare answer every name counts.
     answer = answer_with(assistant, llm_server, "Tesla Elements.")
@@ -202,6 +224,9 @@ def test_an_answer_whose_main_claim_is_unsupported_is_not_presented_as_an_answer
         "GEM [1] is partnering with Ascend Elements.",
         "GEM is partnering with Ascend Elements [1].\n\nSources:\n[1] Ascend Elements and GEM "
         "team up on battery recycling for Europe (Battery Brief)",
+        "1. GEM is partnering with Ascend Elements [1].",
+        "- GEM is partnering with Ascend Elements [1].",
+        "<answer>GEM is partnering with Ascend Elements</answer> [1].",
     ],
 )
 def test_markers_in_any_form_or_place_are_read(assistant, llm_server, reply):
