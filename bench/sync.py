@@ -4,13 +4,14 @@ JSON Lines in the same run; then an unchanged re-sync.
 
     .venv/bin/python bench/sync.py [--articles ../shared/eval/realtimeqa/articles.jsonl]
                                    [--feeds 50] [--entries 20] [--device auto|cpu|cuda]
+                                   [--threads N]
 
 The article text is read from `--articles` at run time (it is not part of this repository).
 When the file holds fewer articles than pages are wanted, its longest articles are split in
 two at a paragraph break, so every page is distinct real text and the total text stays the
 corpus's. Each page is a news page (title, outlet, date, menus and a footer around the
 article); each feed an RSS 2.0 file whose entries carry only a teaser, so the text must come
-from the pages. The JSON Lines run ingests exactly the articles the pages hold. Models are
+from the pages; a process of their own serves them. The JSON Lines run ingests exactly the articles the pages hold. Models are
 loaded before any timing. Prints one Markdown table.
 """
 
@@ -22,9 +23,9 @@ import html
 import json
 import os
 import platform
+import socket
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -47,7 +48,7 @@ DEFAULT_ARTICLES = ROOT.parent / "shared" / "eval" / "realtimeqa" / "articles.js
 def machine() -> str:
     import torch
 
-    cpu = f"{os.cpu_count()} CPU cores"
+    cpu = f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"
     if torch.cuda.is_available():
         return f"{cpu}, GPU {torch.cuda.get_device_name(0)}, torch {torch.__version__}"
     return f"{cpu} ({platform.processor() or platform.machine()}), torch {torch.__version__}"
@@ -117,64 +118,94 @@ def rss(title: str, items: list[tuple[str, dict[str, Any]]]) -> bytes:
     ).encode()
 
 
+Routes = dict[str, tuple[bytes, str, str]]  # path -> (body, content type, ETag)
+
+
+def route(routes: Routes, path: str, body: bytes, content_type: str) -> None:
+    routes[path] = (body, content_type, '"' + hashlib.sha1(body).hexdigest()[:16] + '"')
+
+
+def serve_site(routes: Routes, port: int, downloads: Any) -> None:
+    """Serve `routes` on loopback until killed, with ETags (304 to a matching
+    If-None-Match), counting page downloads (200s of /news/ pages) in `downloads`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm on, each response
+        # would wait for the client's delayed ACK (40 ms on Linux), which no real server does.
+        disable_nagle_algorithm = True
+
+        def do_GET(self) -> None:
+            found = routes.get(self.path)
+            if found is None:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body, content_type, etag = found
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            if self.path.startswith("/news/"):
+                with downloads.get_lock():
+                    downloads.value += 1
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
+    httpd.serve_forever()
+
+
 class Site:
-    """Feeds and pages on loopback, with ETags (304 to a matching If-None-Match); counts
-    page downloads (200s of pages)."""
+    """The feeds and pages, served by a process of their own (as a web server is: its work
+    is not this process's, and it holds no lock this process needs)."""
 
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[bytes, str, str]] = {}
-        self.lock = threading.Lock()
-        self.page_downloads = 0
-        site = self
+    def __init__(self, routes: Routes, port: int) -> None:
+        import multiprocessing
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        context = multiprocessing.get_context("spawn")
+        self.downloads = context.Value("i", 0)
+        self.process = context.Process(
+            target=serve_site, args=(routes, port, self.downloads), daemon=True
+        )
+        self.process.start()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or not self.process.is_alive():
+                    raise SystemExit("the loopback web server did not start") from None
+                time.sleep(0.1)
 
-            def do_GET(self) -> None:
-                site.answer(self)
+    @property
+    def page_downloads(self) -> int:
+        return int(self.downloads.value)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def add(self, path: str, body: bytes, content_type: str) -> str:
-        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-        self.routes[path] = (body, content_type, etag)
-        return self.url(path)
-
-    def answer(self, h: BaseHTTPRequestHandler) -> None:
-        route = self.routes.get(h.path)
-        if route is None:
-            h.send_response(404)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        body, content_type, etag = route
-        if h.headers.get("If-None-Match") == etag:
-            h.send_response(304)
-            h.send_header("ETag", etag)
-            h.end_headers()
-            return
-        if h.path.startswith("/news/"):
-            with self.lock:
-                self.page_downloads += 1
-        h.send_response(200)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(body)))
-        h.send_header("ETag", etag)
-        h.end_headers()
-        h.wfile.write(body)
+    def reset(self) -> None:
+        with self.downloads.get_lock():
+            self.downloads.value = 0
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.process.kill()
+        self.process.join()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def main() -> None:
@@ -184,7 +215,18 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=1024, help="chunks embedded per write")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (default: torch's choice); 1 keeps the figures steady on a machine "
+        "whose cores other processes use, where torch's threads wait for each other",
+    )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     rows = [json.loads(line) for line in args.articles.read_text(encoding="utf-8").splitlines()]
     articles = pages_from(rows, args.feeds * args.entries)
@@ -193,15 +235,19 @@ def main() -> None:
     embedder = Embedder(device=args.device)
     embedder.encode(["warm up the model before timing", "a second text"])
 
-    site = Site()
+    port = free_port()
+    routes: Routes = {}
     feeds = []
     for f in range(args.feeds):
         items = []
         for a in articles[f * args.entries : (f + 1) * args.entries]:
-            link = site.add(f"/news/{a['id']}.html", page_html(a), "text/html; charset=utf-8")
-            items.append((link, a))
-        feeds.append(site.add(f"/feeds/{f}.xml", rss(f"Feed {f}", items), "application/rss+xml"))
-    site.add("/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain")
+            path = f"/news/{a['id']}.html"
+            route(routes, path, page_html(a), "text/html; charset=utf-8")
+            items.append((f"http://127.0.0.1:{port}{path}", a))
+        route(routes, f"/feeds/{f}.xml", rss(f"Feed {f}", items), "application/rss+xml")
+        feeds.append(f"http://127.0.0.1:{port}/feeds/{f}.xml")
+    route(routes, "/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain")
+    site = Site(routes, port)
 
     print(
         f"{len(articles)} pages ({chars:,} characters of article text) in {args.feeds} feeds "
@@ -231,7 +277,7 @@ def main() -> None:
         options = FetchOptions()
         for url in feeds:
             add_feed(url, store=store, options=options)
-        site.page_downloads = 0
+        site.reset()
         started = time.perf_counter()
         first = sync(store=store, embedder=embedder, options=options, batch_chunks=args.batch)
         sync_s = time.perf_counter() - started
@@ -239,7 +285,7 @@ def main() -> None:
         print(f"first sync: {sync_s:.1f} s, {first.chunks} chunks, failed {failed[:3]}", flush=True)
         first_downloads = site.page_downloads
 
-        site.page_downloads = 0
+        site.reset()
         started = time.perf_counter()
         again = sync(store=store, embedder=embedder, options=options, batch_chunks=args.batch)
         resync_s = time.perf_counter() - started

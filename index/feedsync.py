@@ -65,6 +65,9 @@ _KEEP_ALIVE = 30.0  # seconds between lease renewals while only fetching
 # at the default batch size), the fetch threads download and extract the next batch. Only
 # the extracted text of a page waits, not its download.
 _READ_AHEAD = 128
+# When the next page is not ready yet and at least this many chunks wait, they are embedded
+# and written at once instead of idling (at the start of a sync, or when pages come slowly).
+_IDLE_FLUSH = 256
 
 
 @dataclass(slots=True)
@@ -435,6 +438,11 @@ class _Web:
                 entry, key, [feed_url] if feed_url else [], outlet, self.pages.get(key)
             )
 
+    def _idle(self) -> None:
+        """The next page is not ready: embed and write what waits, if it is worth a write."""
+        if self.run.pending.chunks >= _IDLE_FLUSH:
+            self.run.flush()
+
     def _count(self, job: _Job, status: str) -> None:
         for feed in job.feeds:
             self.counts[feed][status] += 1
@@ -466,7 +474,7 @@ class _Web:
         todo = _by_host(todo)
         total = total or len(todo)
         tasks = [partial(self._read, job) for job in todo]
-        pages = parallel(tasks, workers=self.options.total, window=_READ_AHEAD)
+        pages = parallel(tasks, workers=self.options.total, window=_READ_AHEAD, on_wait=self._idle)
         for n, (i, got, error) in enumerate(pages, 1):
             result = got
             if error is not None or result is None:  # a bug in a worker: report it, go on

@@ -654,12 +654,19 @@ _T = TypeVar("_T")
 
 
 def parallel(
-    tasks: Sequence[Callable[[], _T]], *, workers: int, window: int = 0
+    tasks: Sequence[Callable[[], _T]],
+    *,
+    workers: int,
+    window: int = 0,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, _T | None, BaseException | None]]:
     """Run tasks on a pool of threads; yield (index, result, error) in the tasks' order,
     with at most `window` (default 4 x `workers`) tasks started and not yet consumed, so
     memory stays bounded while the consumer is busy. In order, so that which of two pages
-    with the same text is kept does not depend on which server answered first."""
+    with the same text is kept does not depend on which server answered first.
+
+    `on_wait` is called (on the consumer's thread) whenever the next result is not ready
+    yet, before waiting for it: the consumer's chance to do other work meanwhile."""
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -675,6 +682,8 @@ def parallel(
                 break
         while running:
             i, future = running.popleft()
+            if on_wait is not None and not future.done():
+                on_wait()
             error = future.exception()
             yield i, None if error else future.result(), error
             nxt = next(following, None)

@@ -138,9 +138,14 @@ def test_a_server_on_loopback_follows_syncs_in_the_background_answers_and_remove
         # Nobody syncs: the server's background sync takes the feed in by itself.
         (row,) = wait_until(
             "background sync",
-            lambda: [f for f in client.predict(api_name="/feeds") if f["articles"] == 3],
+            # The articles go in before the feed's row records the sync: wait for both.
+            lambda: [
+                f
+                for f in client.predict(api_name="/feeds")
+                if f["articles"] == 3 and f["last_sync"]
+            ],
         )
-        assert row["last_sync"] and row["last_error"] == ""
+        assert row["last_error"] == "", row
         answer = client.predict(
             "How many people will the Gliwice recycling plant employ?", api_name="/ask"
         )
