@@ -583,7 +583,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=str),
-    help="Write one JSON line per question (answer, citations, retrieved_article_ids, verdicts).",
+    help="Write one JSON line per question (answer, citations, retrieved_article_ids, "
+    "retrieved_chunks, verdicts).",
 )
 @click.pass_context
 def eval_command(
@@ -593,9 +594,10 @@ def eval_command(
 
     The articles are indexed in a data dir of their own (ASSISTANT_DATA_DIR/eval/HASH),
     reused while the file, the embedding model and the chunk size stay the same. Each
-    question is asked as of its `question_date`.
+    question is asked as of its `question_date`. Questions with `evidence_facts` are also
+    scored on the chunks that hold them, with the metrics broken down by question type.
     """
-    from .eval import eval_assistant, format_table, load_questions, run_eval
+    from .eval import eval_assistant, format_by_type, format_table, load_questions, run_eval
 
     settings = _settings(ctx)
     asked = load_questions(questions)
@@ -625,6 +627,8 @@ def eval_command(
         _echo_json(report.to_dict())
     else:
         click.echo(format_table({"this pipeline": report}))
+        if report.by_type and len(report.by_type) > 1:
+            click.echo("\n" + format_by_type(report))
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

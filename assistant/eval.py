@@ -4,6 +4,10 @@ answers, citations, refusals and latency.
 The file formats are RealTime QA's (see `../shared/eval/realtimeqa/README.md`): articles as
 JSON Lines the loaders read, questions as JSON Lines with `question`, `question_date`,
 `type` (`factoid` or `null`), `answers`, `gold_article_ids`, `possible_alt_support_ids`.
+MultiHop-RAG's questions (`../shared/eval/multihop-rag/README.md`) add `evidence_facts`, the
+sentences the answer rests on; with them the eval also scores retrieval the way that
+benchmark's authors do (a retrieved chunk holding an evidence fact) and breaks the metrics
+down by question `type`.
 The articles are indexed in a data dir of their own, named by a hash of the file, the
 embedding model and the chunk size, so a second run reuses the index.
 """
@@ -28,6 +32,7 @@ from .markers import MARKER
 
 if TYPE_CHECKING:
     from index import Embedder
+    from index.models import Hit
 
     from .core import NewsAssistant
     from .models import Answer
@@ -40,12 +45,16 @@ __all__ = [
     "answer_found",
     "eval_assistant",
     "eval_index_dir",
+    "fact_rank",
+    "format_by_type",
+    "format_table",
     "lenient",
     "load_questions",
     "run_eval",
 ]
 
 MRR_DEPTH = 10
+CHUNK_DEPTH = 10  # chunks kept per question for the evidence-fact metrics and `--out`
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,7 @@ class EvalQuestion:
     alt_article_ids: tuple[str, ...] = ()
     type: str = "factoid"
     question_date: date | None = None
+    evidence_facts: tuple[str, ...] = ()  # sentences of the evidence articles (MultiHop-RAG)
 
     @property
     def answerable(self) -> bool:
@@ -94,6 +104,7 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
                     alt_article_ids=tuple(raw.get("possible_alt_support_ids") or ()),
                     type=str(raw.get("type") or "null"),
                     question_date=date.fromisoformat(asked) if asked else None,
+                    evidence_facts=tuple(str(f) for f in raw.get("evidence_facts") or ()),
                 )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -126,6 +137,32 @@ def answer_found(answers: Iterable[str], text: str) -> bool:
     """True when an acceptable answer appears in `text` (as whole words, leniently)."""
     haystack = f" {lenient(text)} "
     return any(f" {needle} " in haystack for needle in map(lenient, answers) if needle)
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def fact_rank(facts: Iterable[str], texts: Iterable[str]) -> int | None:
+    """The 1-based rank of the first text that holds any of the facts, whitespace ignored
+    (MultiHop-RAG's retrieval hit), or None when none does."""
+    needles = [n for n in map(_squeezed, facts) if n]
+    if not needles:
+        return None
+    for rank, text in enumerate(texts, start=1):
+        haystack = _squeezed(text)
+        if any(n in haystack for n in needles):
+            return rank
+    return None
+
+
+def all_evidence_rank(gold: Sequence[str], article_ids: Iterable[str]) -> int | None:
+    """How many distinct articles of `article_ids` (in order) it takes to cover every gold
+    article, or None when some never appears (or there are none)."""
+    if not gold:
+        return None
+    ranks = {aid: i for i, aid in enumerate(dict.fromkeys(article_ids), start=1)}
+    return max(ranks[g] for g in gold) if all(g in ranks for g in gold) else None
 
 
 # -- the eval index ------------------------------------------------------------------------
@@ -198,6 +235,11 @@ class EvalRow:
     sentences: int = 0  # claims of the answer text: cited and unsupported ones (0: refused)
     sentences_cited: int = 0  # of them, those carrying a citation
     quoted_instead: bool = False
+    # The top CHUNK_DEPTH chunks of one eval-only search, best first: article_id, start, end
+    # and text (= the article body's [start:end)); empty when not measured.
+    retrieved_chunks: list[dict[str, Any]] = field(default_factory=list)
+    fact_rank: int | None = None  # 1-based rank of the first chunk holding an evidence fact
+    all_evidence_rank: int | None = None  # distinct articles of those chunks covering all gold
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -224,17 +266,68 @@ class EvalReport:
     sentences_cited: float = 0.0  # share of the answers' sentences that carry a citation
     answers_without_citation: int = 0  # answers (not refusals) with no citation at all
     quoted_instead: int = 0  # answers where the writer's answer had no support
+    # With evidence facts in the question set (`evidence_facts`; else left out of `to_dict`):
+    # MultiHop-RAG's chunk-level metrics over answerable questions with facts, the share of
+    # answerable questions whose every gold article is among the first 4/5 distinct articles
+    # of those chunks (None: nothing to score), and the main metrics per question type.
+    fact_hit_at_4: float | None = None
+    fact_hit_at_10: float | None = None
+    fact_mrr_at_10: float | None = None
+    all_evidence_at_4: float | None = None
+    all_evidence_at_5: float | None = None
+    by_type: dict[str, dict[str, Any]] | None = None
+    evidence_facts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The `eval --json` object (rounded)."""
-        data = {k: v for k, v in asdict(self).items() if k != "extra"}
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
+        data = {k: v for k, v in asdict(self).items() if k not in ("extra", "evidence_facts")}
+        if not self.evidence_facts:
+            data = {k: v for k, v in data.items() if k not in EVIDENCE_KEYS}
+        elif self.by_type is not None:
+            data["by_type"] = {t: _rounded(m) for t, m in self.by_type.items()}
+        return _rounded(data)
 
 
-def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
-    """Verdicts on one answer."""
+EVIDENCE_KEYS = (
+    "fact_hit_at_4",
+    "fact_hit_at_10",
+    "fact_mrr_at_10",
+    "all_evidence_at_4",
+    "all_evidence_at_5",
+    "by_type",
+)
+# What `by_type` reports per question type: retrieval and answers where the type has
+# answerable questions, refusals of the null ones where it has those.
+TYPE_ANSWERABLE_KEYS = (
+    "hit_at_4",
+    "mrr_at_10",
+    "fact_hit_at_4",
+    "fact_hit_at_10",
+    "fact_mrr_at_10",
+    "all_evidence_at_4",
+    "all_evidence_at_5",
+    "answer_recall",
+    "answerable_refused",
+)
+
+
+def _rounded(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
+
+
+def judge(
+    question: EvalQuestion,
+    answer: Answer,
+    latency_ms: float,
+    *,
+    chunks: Sequence[Hit] = (),
+) -> EvalRow:
+    """Verdicts on one answer; `chunks` (best first) are the eval's own search for the
+    question, scored against its evidence facts and gold articles."""
     retrieved = list(answer.retrieved_article_ids)
+    chunks = chunks[:CHUNK_DEPTH]
+    chunk_articles = [h.article_id for h in chunks]
     # The checker gives every supported claim of the answer one [n] marker and lists the
     # others (which stay in the text, underlined; an LLM answer that gave way to quotes is
     # listed too, but is no longer part of the answer).
@@ -266,14 +359,43 @@ def judge(question: EvalQuestion, answer: Answer, latency_ms: float) -> EvalRow:
         sentences=claims,
         sentences_cited=cited,
         quoted_instead=answer.quoted_instead,
+        retrieved_chunks=[
+            {"article_id": h.article_id, "start": h.start, "end": h.end, "text": h.text}
+            for h in chunks
+        ],
+        fact_rank=fact_rank(question.evidence_facts, (h.text for h in chunks))
+        if answerable
+        else None,
+        all_evidence_rank=all_evidence_rank(question.gold_article_ids, chunk_articles)
+        if answerable
+        else None,
     )
 
 
 def summarise(
     rows: Sequence[EvalRow], questions: Sequence[EvalQuestion], backend: str
 ) -> EvalReport:
-    """Metrics over the rows (retrieval and answers on answerable questions only)."""
+    """Metrics over the rows (retrieval and answers on answerable questions only); when the
+    questions carry evidence facts, also MultiHop-RAG's chunk metrics and a breakdown by type."""
     by_id = {q.id: q for q in questions}
+    report = _summary(rows, by_id, backend)
+    if not any(by_id[r.id].evidence_facts for r in rows):
+        return report
+    report.evidence_facts = True
+    report.by_type = {}
+    for kind in sorted({r.type for r in rows}, key=lambda t: (t == "null", t)):
+        part = _summary([r for r in rows if r.type == kind], by_id, backend)
+        keys = ["questions"]
+        if part.extra["answerable"]:
+            keys += TYPE_ANSWERABLE_KEYS
+        if part.extra["null"]:
+            keys.append("null_refused")
+        values = {k: getattr(part, k) for k in keys}
+        report.by_type[kind] = {k: v for k, v in values.items() if v is not None}
+    return report
+
+
+def _summary(rows: Sequence[EvalRow], by_id: dict[str, EvalQuestion], backend: str) -> EvalReport:
     answerable = [r for r in rows if by_id[r.id].answerable]
     nulls = [r for r in rows if not by_id[r.id].answerable]
     answered = [r for r in answerable if not r.refused]
@@ -284,6 +406,26 @@ def summarise(
 
     def hit(n: int) -> float:
         return share(answerable, lambda r: r.relevant_rank is not None and r.relevant_rank <= n)
+
+    # The chunk metrics need the eval's own search (a row without chunks was not measured);
+    # None where no question could be scored.
+    measured = [r for r in answerable if r.retrieved_chunks]
+    with_facts = [r for r in measured if by_id[r.id].evidence_facts]
+    with_gold = [r for r in measured if by_id[r.id].gold_article_ids]
+
+    def fact_at(n: int) -> float | None:
+        ranks = [r.fact_rank for r in with_facts]
+        return sum(1 for x in ranks if x and x <= n) / len(ranks) if ranks else None
+
+    def evidence_at(n: int) -> float | None:
+        ranks = [r.all_evidence_rank for r in with_gold]
+        return sum(1 for x in ranks if x and x <= n) / len(ranks) if ranks else None
+
+    fact_mrr = (
+        sum(1 / r.fact_rank for r in with_facts if r.fact_rank) / len(with_facts)
+        if with_facts
+        else None
+    )
 
     latencies = sorted(r.latency_ms for r in rows)
     given = [r for r in rows if not r.refused]
@@ -316,6 +458,11 @@ def summarise(
         sentences_cited=sum(r.sentences_cited for r in given) / sentences if sentences else 0.0,
         answers_without_citation=sum(1 for r in given if not r.citations),
         quoted_instead=sum(1 for r in given if r.quoted_instead),
+        fact_hit_at_4=fact_at(4),
+        fact_hit_at_10=fact_at(CHUNK_DEPTH),
+        fact_mrr_at_10=fact_mrr,
+        all_evidence_at_4=evidence_at(4),
+        all_evidence_at_5=evidence_at(5),
         extra={"answerable": len(answerable), "null": len(nulls)},
     )
 
@@ -334,14 +481,20 @@ def run_eval(
     *,
     on_row: Callable[[EvalRow], None] | None = None,
 ) -> tuple[EvalReport, list[EvalRow]]:
-    """Ask every question (as of its `question_date`) and judge the answers."""
+    """Ask every question (as of its `question_date`) and judge the answers; an extra
+    search, outside the timing, gives the top chunks the evidence metrics score."""
     rows = []
     for question in questions:
         started = time.perf_counter()
         answer = assistant.ask(question.question, today=question.question_date)
         latency = (time.perf_counter() - started) * 1000
         answer.retrieved_article_ids = ranked_articles(assistant, answer)
-        row = judge(question, answer, latency)
+        found = assistant.searcher.retrieve(
+            answer.standalone_question or question.question,
+            k=CHUNK_DEPTH,
+            today=question.question_date,
+        )
+        row = judge(question, answer, latency, chunks=found.hits)
         rows.append(row)
         if on_row:
             on_row(row)
@@ -362,15 +515,31 @@ def ranked_articles(assistant: NewsAssistant, answer: Answer, *, at_least: int =
     return ranked
 
 
+EVIDENCE_ROWS = [
+    ("evidence fact in chunk hit@4", "fact_hit_at_4", "{:.3f}"),
+    ("evidence fact in chunk hit@10", "fact_hit_at_10", "{:.3f}"),
+    ("evidence fact in chunk MRR@10", "fact_mrr_at_10", "{:.3f}"),
+    ("all evidence articles in top 4", "all_evidence_at_4", "{:.3f}"),
+    ("all evidence articles in top 5", "all_evidence_at_5", "{:.3f}"),
+]
+
+
+def _cell(fmt: str, value: Any) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
 def format_table(reports: dict[str, EvalReport]) -> str:
-    """The metrics of one or more runs as a Markdown table (one column per run)."""
+    """The metrics of one or more runs as a Markdown table (one column per run); the
+    evidence-fact rows only when a run's questions carry evidence facts."""
     names = list(reports)
+    evidence = EVIDENCE_ROWS if any(r.evidence_facts for r in reports.values()) else []
     metrics = [
         ("questions", "questions", "{:d}"),
         ("hit@1", "hit_at_1", "{:.3f}"),
         ("hit@4", "hit_at_4", "{:.3f}"),
         ("hit@10", "hit_at_10", "{:.3f}"),
         ("MRR@10", "mrr_at_10", "{:.3f}"),
+        *evidence,
         ("answer recall", "answer_recall", "{:.3f}"),
         ("citation precision", "citation_precision", "{:.3f}"),
         ("citation support", "citation_support", "{:.3f}"),
@@ -388,6 +557,34 @@ def format_table(reports: dict[str, EvalReport]) -> str:
         "| --- | " + " | ".join("---:" for _ in names) + " |",
     ]
     for label, key, fmt in metrics:
-        cells = [fmt.format(getattr(reports[n], key)) for n in names]
+        cells = [_cell(fmt, getattr(reports[n], key)) for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_by_type(report: EvalReport) -> str:
+    """The per-type metrics of a run as a Markdown table (one column per question type;
+    "" where a metric does not apply to a type), or "" without a breakdown."""
+    if not report.by_type:
+        return ""
+    kinds = list(report.by_type)
+    metrics = [
+        ("questions", "questions", "{:d}"),
+        ("hit@4", "hit_at_4", "{:.3f}"),
+        ("MRR@10", "mrr_at_10", "{:.3f}"),
+        *EVIDENCE_ROWS,
+        ("answer recall", "answer_recall", "{:.3f}"),
+        ("answerable refused", "answerable_refused", "{:.3f}"),
+        ("null refused", "null_refused", "{:.3f}"),
+    ]
+    lines = [
+        "| metric by type | " + " | ".join(kinds) + " |",
+        "| --- | " + " | ".join("---:" for _ in kinds) + " |",
+    ]
+    for label, key, fmt in metrics:
+        values = [report.by_type[k].get(key) for k in kinds]
+        if all(v is None for v in values):
+            continue
+        cells = ["" if v is None else fmt.format(v) for v in values]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
