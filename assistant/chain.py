@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from index import SearchFilter
 
-from .backends import Backend, GenerationRequest, QuotingBackend
+from .backends import AskedPart, Backend, GenerationRequest, QuotingBackend
 from .backends.extractive import ExtractiveBackend
 from .citations import Checked, check_citations, cite_quotes
 from .dates import DateIntent
@@ -112,6 +112,11 @@ class _Steps:
             history=state["history"],
             today=state["today"],
             query=state["query"] if state["query"] != state["question"] else "",
+            parts=[
+                AskedPart(p.part.label, p.part.query(), found.hits[p.hit].chunk_id)
+                for p in found.parts
+                if p.hit is not None
+            ],
         )
         writer: Backend = self.backend
         if request.hits and not isinstance(writer, QuotingBackend):

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 from index.schema import stored_date
 
-__all__ = ["DateIntent", "format_date", "resolve_dates"]
+__all__ = ["DateIntent", "NamedDate", "explicit_dates", "format_date", "resolve_dates"]
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -208,3 +208,48 @@ def _relative(kind: str, m: re.Match[str], today: date) -> DateIntent | None:
             today - timedelta(days=RECENT_DAYS), today, phrase, anchored=True, recent=True
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedDate:
+    """A calendar date (or month) a question names, where it names it, and which way it
+    points: "after October 2, 2023" leaves `until` open, "before ..." leaves `since` open."""
+
+    start: int
+    end: int
+    since: date | None
+    until: date | None
+    phrase: str
+
+
+_EXPLICIT = ("iso", "day_month", "month_day", "month_year")
+_AFTER = re.compile(r"\b(?:after|since)\s+(?:the\s+)?$", re.I)
+_BEFORE = re.compile(r"\b(?:before|until|till|prior to|up to)\s+(?:the\s+)?$", re.I)
+
+
+def explicit_dates(question: str, *, today: date | None = None) -> list[NamedDate]:
+    """Every calendar date or month-and-year the question names, in order (relative words
+    such as "this week" are not calendar dates). A date without a year takes the latest
+    such day on or before `today`."""
+    today = today or date.today()
+    found: list[NamedDate] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in _RULES:
+        if kind not in _EXPLICIT:
+            continue
+        for match in pattern.finditer(question):
+            if any(s < match.end() and match.start() < e for s, e in taken):
+                continue
+            intent = _resolve(kind, match, today)
+            if intent is None:
+                continue
+            since: date | None = intent.since
+            until: date | None = intent.until
+            lead = question[: match.start()]
+            if _AFTER.search(lead):
+                until = None
+            elif _BEFORE.search(lead):
+                since = None
+            taken.append((match.start(), match.end()))
+            found.append(NamedDate(match.start(), match.end(), since, until, intent.phrase))
+    return sorted(found, key=lambda d: d.start)

@@ -1,6 +1,8 @@
 """Retrieval over the index: hybrid search (dense + BM25, fused by reciprocal rank), a
 preference for the dates a question names, an optional cross-encoder re-ranker, and
-de-duplication so that the sources span several articles.
+de-duplication so that the sources span several articles. A question that names several
+outlets or dates is split into its parts (assistant/parts.py); each part is searched on
+its own, within its outlet and dates, and the sources cover every part first.
 
 `Searcher.retrieve` returns a typed `Retrieval` for the chain (and the eval).
 """
@@ -19,6 +21,7 @@ from index import ChromaStore, Embedder, Hit, SearchFilter
 from index.schema import date_to_int, published_int
 
 from .dates import DateIntent, resolve_dates
+from .parts import OutletNames, Part, split_question
 
 if TYPE_CHECKING:
     from index.keyword import KeywordIndex
@@ -26,11 +29,20 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-__all__ = ["COVERAGE_SLACK_DAYS", "DateCoverage", "Retrieval", "Searcher"]
+__all__ = ["COVERAGE_SLACK_DAYS", "IndexFacts", "PartFound", "Retrieval", "Searcher"]
 
 # A question about "this week" is still covered by an index whose newest article is this
 # many days older (or newer) than the window: news is reported late, indexes lag.
 COVERAGE_SLACK_DAYS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PartFound:
+    """A part of the question and the source that answers for it (an index into the
+    retrieval's hits; None when nothing within its outlet and dates matched)."""
+
+    part: Part
+    hit: int | None
 
 
 @dataclass(slots=True)
@@ -42,32 +54,42 @@ class Retrieval:
     article_ids: list[str] = field(default_factory=list)  # every candidate's, best first
     dates: DateIntent | None = None
     covered: bool = True  # False: the question names a time the index holds nothing near
+    parts: list[PartFound] = field(default_factory=list)  # empty: asked as a whole
 
 
-class DateCoverage:
-    """Which days the index holds news from, to tell whether a question about "this week"
-    has anything to be answered from. Read from the store's article rows and read again
-    only when the store changes (by this process or another), whatever search is used."""
+class IndexFacts:
+    """What the index holds, read from the store's article rows: the days it has news from
+    (whether a question about "this week" has anything to be answered from) and the
+    outlets (the names a question may use for them). Read again only when the store
+    changes (by this process or another), whatever search is used."""
 
     def __init__(self, store: ChromaStore) -> None:
         self.store = store
         self._signature: str | None = None
         self._days: list[int] = []  # YYYYMMDD of every dated article, sorted
+        self._outlets = OutletNames(())
         self._lock = threading.Lock()
 
-    def published_between(self, since: date, until: date) -> int:
-        """How many indexed articles were published in [since, until]."""
+    def _read(self) -> tuple[list[int], OutletNames]:
         with self._lock:
             signature = self.store.signature()
             if signature != self._signature:
-                self._days = sorted(
-                    d for r in self.store.records().values() if (d := published_int(r.published_at))
-                )
+                records = self.store.records().values()
+                self._days = sorted(d for r in records if (d := published_int(r.published_at)))
+                self._outlets = OutletNames({r.source for r in records if r.source})
                 self._signature = signature
-            days = self._days
+            return self._days, self._outlets
+
+    def published_between(self, since: date, until: date) -> int:
+        """How many indexed articles were published in [since, until]."""
+        days, _ = self._read()
         return bisect.bisect_right(days, date_to_int(until)) - bisect.bisect_left(
             days, date_to_int(since)
         )
+
+    def outlets(self) -> OutletNames:
+        """The indexed outlets and their names."""
+        return self._read()[1]
 
 
 @dataclass(slots=True)
@@ -77,6 +99,9 @@ class _Candidate:
     published: int  # YYYYMMDD or 0
     score: float = 0.0
     hit: Hit | None = None
+    # Breaks ties of the fused rank (two lists that disagree on two chunks give both the
+    # same score): the dense similarity plus the keyword score relative to the best one.
+    evidence: float = 0.0
 
 
 def _as_date(value: int) -> date | None:
@@ -141,7 +166,7 @@ class Searcher:
         self.keyword_weight = keyword_weight
         self.date_weight = date_weight
         self.rerank_depth = rerank_depth
-        self.coverage = DateCoverage(store)
+        self.facts = IndexFacts(store)
 
     @classmethod
     def from_settings(cls, store: ChromaStore, embedder: Embedder, settings: Settings) -> Searcher:
@@ -182,52 +207,106 @@ class Searcher:
         """The best `k` chunks for `query` and the ranked candidate articles; with `today`,
         time words in the query ("this week", "in June") are resolved against it."""
         intent = resolve_dates(query, today=today) if today else None
-        pool = max(self.candidates, 3 * k)
-        candidates: dict[str, _Candidate] = {}
-
-        vector = self.embedder.embed_query(query)
-        for rank, hit in enumerate(self.store.search(vector, k=pool, where=where)):
-            c = candidates.setdefault(
-                hit.chunk_id,
-                _Candidate(hit.chunk_id, hit.article_id, published_int(hit.published_at)),
-            )
-            c.hit = hit
-            c.score += self.dense_weight / (self.rrf_k + rank + 1)
-        if self.keyword is not None:
-            for rank, kw in enumerate(self.keyword.search(query, k=pool, where=where)):
-                c = candidates.setdefault(
-                    kw.chunk_id, _Candidate(kw.chunk_id, kw.article_id, kw.published)
-                )
-                c.score += self.keyword_weight / (self.rrf_k + rank + 1)
-        if intent is not None and self.date_weight > 0:
-            for c in candidates.values():
-                c.score += self.date_weight * date_affinity(c.published, intent) / (self.rrf_k + 1)
-
-        ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
-        if self.reranker is not None:
-            ranked = self._rerank(query, ranked)
-        article_ids = list(dict.fromkeys(c.article_id for c in ranked))
-        chosen = self._diverse(ranked, k)
+        ranked = self._ranked(query, k=k, where=where, intent=intent)
+        parts = split_question(query, self.facts.outlets(), today=today)
+        picked = self._pick_parts(query, parts, k=k, where=where)
+        article_ids = list(
+            dict.fromkeys([c.article_id for c in picked if c] + [c.article_id for c in ranked])
+        )
+        chosen = self._diverse(ranked, k, first=[c for c in picked if c is not None])
         self._fill_hits(chosen)
-        hits = [
-            c.hit.model_copy(update={"score": round(c.score, 6)})
-            for c in chosen
-            if c.hit is not None
-        ]
+        chosen = [c for c in chosen if c.hit is not None]
+        position = {c.chunk_id: i for i, c in enumerate(chosen)}
+        hits = [c.hit.model_copy(update={"score": round(c.score, 6)}) for c in chosen]  # type: ignore[union-attr]
         return Retrieval(
             query=query,
             hits=hits,
             article_ids=article_ids,
             dates=intent,
             covered=self._covers(intent),
+            parts=[
+                PartFound(part, position.get(c.chunk_id) if c else None)
+                for part, c in zip(parts, picked, strict=True)
+            ],
         )
 
-    def _diverse(self, ranked: Sequence[_Candidate], k: int) -> list[_Candidate]:
+    def _ranked(
+        self,
+        query: str,
+        *,
+        k: int,
+        where: SearchFilter | None,
+        intent: DateIntent | None = None,
+        also: str = "",
+    ) -> list[_Candidate]:
+        """Every candidate chunk for `query`, best first: dense and keyword ranks fused,
+        the question's dates preferred, re-ranked when there is a re-ranker. `also` is a
+        second wording searched alongside (a part's words next to the whole question)."""
+        pool = max(self.candidates, 3 * k)
+        candidates: dict[str, _Candidate] = {}
+        for text in filter(None, (query, also)):
+            vector = self.embedder.embed_query(text)
+            for rank, hit in enumerate(self.store.search(vector, k=pool, where=where)):
+                c = candidates.setdefault(
+                    hit.chunk_id,
+                    _Candidate(hit.chunk_id, hit.article_id, published_int(hit.published_at)),
+                )
+                c.hit = hit
+                c.score += self.dense_weight / (self.rrf_k + rank + 1)
+                c.evidence += hit.score
+            if self.keyword is not None:
+                found = self.keyword.search(text, k=pool, where=where)
+                top = found[0].score if found else 1.0
+                for rank, kw in enumerate(found):
+                    c = candidates.setdefault(
+                        kw.chunk_id, _Candidate(kw.chunk_id, kw.article_id, kw.published)
+                    )
+                    c.score += self.keyword_weight / (self.rrf_k + rank + 1)
+                    c.evidence += kw.score / top if top > 0 else 0.0
+        if intent is not None and self.date_weight > 0:
+            for c in candidates.values():
+                c.score += self.date_weight * date_affinity(c.published, intent) / (self.rrf_k + 1)
+        ranked = sorted(
+            candidates.values(), key=lambda c: (round(c.score, 12), c.evidence), reverse=True
+        )
+        if self.reranker is not None:
+            ranked = self._rerank(also or query, ranked)
+        return ranked
+
+    def _pick_parts(
+        self, query: str, parts: Sequence[Part], *, k: int, where: SearchFilter | None
+    ) -> list[_Candidate | None]:
+        """The best chunk for each part, searched with its own words within its outlet and
+        dates (the dates dropped when nothing matches them), from an article no earlier
+        part took."""
+        picked: list[_Candidate | None] = []
+        taken: set[str] = set()
+        for part in parts:
+            ranked: list[_Candidate] = []
+            for dated in (part, Part(part.text, part.sources, label=part.label)):
+                within = dated.where(where)
+                if within is not None:
+                    ranked = self._ranked(dated.query(), k=k, where=within)
+                if ranked or not (part.since or part.until):
+                    break
+            best = next((c for c in ranked if c.article_id not in taken), None)
+            if best is not None:
+                taken.add(best.article_id)
+            picked.append(best)
+        return picked
+
+    def _diverse(
+        self, ranked: Sequence[_Candidate], k: int, *, first: Sequence[_Candidate] = ()
+    ) -> list[_Candidate]:
+        """At most `k` chunks, at most `per_article` from one article: `first` (each part's
+        source, in the question's order), then the best of `ranked`."""
         per: dict[str, int] = {}
         kept: list[_Candidate] = []
-        for c in ranked:
-            if per.get(c.article_id, 0) >= self.per_article:
+        seen: set[str] = set()
+        for c in [*first, *ranked]:
+            if c.chunk_id in seen or per.get(c.article_id, 0) >= self.per_article:
                 continue
+            seen.add(c.chunk_id)
             per[c.article_id] = per.get(c.article_id, 0) + 1
             kept.append(c)
             if len(kept) == k:
@@ -261,4 +340,4 @@ class Searcher:
         if intent is None or not intent.anchored:
             return True
         slack = timedelta(days=COVERAGE_SLACK_DAYS)
-        return self.coverage.published_between(intent.since - slack, intent.until + slack) > 0
+        return self.facts.published_between(intent.since - slack, intent.until + slack) > 0

@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from ..sources import Quote
 
-__all__ = ["Backend", "GenerationRequest", "QuotingBackend", "make_backend"]
+__all__ = ["AskedPart", "Backend", "GenerationRequest", "QuotingBackend", "make_backend"]
+
+
+@dataclass(frozen=True, slots=True)
+class AskedPart:
+    """A part of a question that spans articles (see assistant/parts.py): how the question
+    names it ("The Age, 3 November 2023"), its words, and the chunk retrieved for it."""
+
+    label: str
+    text: str
+    chunk_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +45,8 @@ class GenerationRequest:
     # What a writer is shown of each hit, in order (empty: every hit's whole text). Hits
     # beyond these are not shown but still count as support when citations are checked.
     passages: Sequence[str] = ()
+    # The parts of a question that spans articles, in the question's order (empty: one).
+    parts: Sequence[AskedPart] = ()
 
 
 class Backend(Protocol):

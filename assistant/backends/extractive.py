@@ -113,13 +113,20 @@ class ExtractiveBackend:
         self._last: tuple[Any, list[SourceSentence], list[Ranked]] | None = None
 
     def rank(
-        self, question: str, sentences: list[SourceSentence], *, given: str = ""
+        self,
+        question: str,
+        sentences: list[SourceSentence],
+        *,
+        given: str = "",
+        answer_bonus: bool = True,
     ) -> list[Ranked]:
         """The shortlisted sentences, best score first (see `Ranked`). `support`
         is how well the sentence matches the question; `score` adds the prior for sources
         that retrieval ranked higher (by article), which orders but never rescues a match.
         Sentences already quoted in `given` (the previous answer of a conversation) rank
-        twice `margin` lower, so a follow-up gets new sentences when there are any."""
+        twice `margin` lower, so a follow-up gets new sentences when there are any.
+        Without `answer_bonus`, a sentence gains nothing for holding a new name or figure
+        (for a part of a question, which asks what a report says, not for a name)."""
         said = normalise(strip_markers(given))
         wanted = set(tokenize(question))
         tokens = [set(tokenize(s.text)) for s in sentences]
@@ -145,7 +152,7 @@ class ExtractiveBackend:
         for j, i in enumerate(shortlist):
             text = sentences[i].text
             fits = _new_words(text, question_words, kind)
-            bonus = self.answer_bonus if fits else 0.0
+            bonus = self.answer_bonus if fits and answer_bonus else 0.0
             support = 0.55 * float(cosine[j]) + 0.35 * coverage[i] + bonus
             repeated = said and normalise(text).rstrip(".!?") in said
             repeat = 2 * self.margin if repeated else 0.0
@@ -223,6 +230,9 @@ class ExtractiveBackend:
         sentences, ranked = self._ranked(request)
         if not self.answerable(request):
             return []
+        side_by_side = self._side_by_side(request, sentences)
+        if len(side_by_side) >= 2:
+            return list(_with_leads(side_by_side))
         best = ranked[0].score
         lead = sentences[ranked[0].position].hit.article_id
         chosen: list[SourceSentence] = []
@@ -240,6 +250,27 @@ class ExtractiveBackend:
             seen_text.add(text)
             chosen.append(s)
         return list(_with_leads(_in_reading_order(chosen)))
+
+    def _side_by_side(
+        self, request: GenerationRequest, sentences: list[SourceSentence]
+    ) -> list[SourceSentence]:
+        """For a question about several articles (its parts), the best sentence of each
+        part's article for that part's words, in the question's order, so the reader can
+        compare what each reported; one per article."""
+        hits = {h.chunk_id: h for h in request.hits}
+        chosen: list[SourceSentence] = []
+        articles: set[str] = set()
+        for part in request.parts:
+            hit = hits.get(part.chunk_id)
+            if hit is None or hit.article_id in articles:
+                continue
+            mine = [s for s in sentences if s.hit.article_id == hit.article_id]
+            if not mine:
+                continue
+            best = self.rank(part.text, mine, answer_bonus=False)[0]
+            chosen.append(mine[best.position])
+            articles.add(hit.article_id)
+        return chosen
 
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """The chosen sentences as text, each followed by its source's [n]; or the refusal."""

@@ -46,10 +46,29 @@ def answer_messages(request: GenerationRequest) -> list[BaseMessage]:
     today = (request.today or date.today()).isoformat()
     messages.append(
         HumanMessage(
-            prompts.render("answer_user", sources=sources, question=request.question, today=today)
+            prompts.render(
+                "answer_user",
+                sources=sources,
+                parts=_parts(request),
+                question=request.question,
+                today=today,
+            )
         )
     )
     return messages
+
+
+def _parts(request: GenerationRequest) -> str:
+    """For a question about several reports: which source stands for each ("" otherwise)."""
+    numbers = {hit.chunk_id: n for n, hit in enumerate(request.hits, start=1)}
+    reports = [
+        f"- {_attribute(part.label)}: source [{numbers[part.chunk_id]}]"
+        for part in request.parts
+        if part.chunk_id in numbers
+    ]
+    if len(reports) < 2:
+        return ""
+    return prompts.render("answer_parts", reports="\n".join(reports))
 
 
 def _shown(request: GenerationRequest) -> list[tuple[Hit, str]]:

@@ -1,0 +1,215 @@
+"""Questions that span articles: each outlet or date a question names is retrieved on its
+own, the sources cover every part, the offline answer quotes each part's article side by
+side, and an LLM is told which source stands for which part (its replies checked as
+every answer is)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import scripted_llm_assistant
+from openai_server import Reply
+
+from assistant import REFUSAL
+
+
+def article(aid: str, source: str, day: str, title: str, body: str) -> dict:
+    return {
+        "id": aid,
+        "title": title,
+        "source": source,
+        "published_at": day,
+        "url": f"https://example.com/{aid}",
+        "body": body,
+    }
+
+
+CORPUS = [
+    article(
+        "gw-open",
+        "Grid Weekly",
+        "2025-10-20",
+        "GEM picks Gliwice for recycling plant",
+        "GEM will open a battery recycling plant in Gliwice, Poland, in 2026. The plant will "
+        "employ 412 people and process 30,000 tonnes of batteries a year. Local officials "
+        "welcomed the investment.",
+    ),
+    article(
+        "dl-delay",
+        "The Daily Ledger",
+        "2025-11-03",
+        "Permits hold up battery plant",
+        "The opening of the Gliwice recycling plant has been delayed until 2027 because of "
+        "permit problems, the company said. Regional authorities are still reviewing the "
+        "water plan.",
+    ),
+    article(
+        "metro-jobs",
+        "Metro News",
+        "2025-10-21",
+        "Gliwice plant to employ 412",
+        "GEM's Gliwice recycling plant will employ 412 people, GEM said on Tuesday. The "
+        "Gliwice plant will recycle batteries from electric cars and open in 2026.",
+    ),
+    article(
+        "metro-plan",
+        "Metro News",
+        "2025-11-04",
+        "GEM keeps Gliwice schedule",
+        "GEM said the Gliwice recycling plant would open in 2026 as planned and employ 412 "
+        "people. The company dismissed reports of a delay.",
+    ),
+    article(
+        "gw-later",
+        "Grid Weekly",
+        "2025-11-20",
+        "Gliwice plant costs rise",
+        "The cost estimate for GEM's battery site in Poland rose to 210 million euros, Grid "
+        "Weekly learned. Its opening has moved to 2027.",
+    ),
+    article(
+        "bakery",
+        "Metro News",
+        "2025-11-05",
+        "Bakery chain expands",
+        "Crumbwell Bakeries opened twelve new shops across the north of the country.",
+    ),
+]
+COMPARE = (
+    "Does the Grid Weekly article say that GEM's Gliwice plant will employ 412 people, while "
+    "The Daily Ledger article reports that its opening was delayed?"
+)
+OVER_TIME = (
+    "Between the Grid Weekly report of October 20, 2025 and its report of November 20, 2025, "
+    "did the opening date of the Gliwice plant change?"
+)
+NOT_COVERED = (
+    "According to Grid Weekly and The Daily Ledger, which football club did the mayor of "
+    "Gliwice support as a child?"
+)
+
+
+def write_corpus(folder: Path) -> Path:
+    path = folder / "news.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in CORPUS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def offline(make_assistant, tmp_path):
+    assistant = make_assistant(llm="extractive")
+    assert assistant.ingest([write_corpus(tmp_path)]).added == len(CORPUS)
+    return assistant
+
+
+def test_each_outlet_named_is_retrieved_on_its_own_and_comes_first(offline):
+    found = offline.searcher.retrieve(COMPARE, k=5)
+    assert [(p.part.label, p.part.sources) for p in found.parts] == [
+        ("Grid Weekly", ("Grid Weekly",)),
+        ("The Daily Ledger", ("The Daily Ledger",)),
+    ]
+    # Each part's source, in the question's order, before anything else.
+    assert [found.hits[p.hit].article_id for p in found.parts if p.hit is not None] == [
+        "gw-open",
+        "dl-delay",
+    ]
+    assert [h.article_id for h in found.hits[:2]] == ["gw-open", "dl-delay"]
+    assert found.article_ids[:2] == ["gw-open", "dl-delay"]
+    # The rest are the best of the whole question, at most two passages an article.
+    assert len(found.hits) == 5 and "bakery" not in {h.article_id for h in found.hits}
+
+
+def test_one_outlet_on_two_dates_gives_both_reports(offline):
+    found = offline.searcher.retrieve(OVER_TIME, k=4)
+    assert [p.part.label for p in found.parts] == [
+        "Grid Weekly, 20 October 2025",
+        "Grid Weekly, 20 November 2025",
+    ]
+    assert [h.article_id for h in found.hits[:2]] == ["gw-open", "gw-later"]
+
+
+def test_a_filter_of_the_caller_still_holds_over_the_parts(offline):
+    from index import SearchFilter
+
+    found = offline.searcher.retrieve(COMPARE, k=5, where=SearchFilter(sources=("Grid Weekly",)))
+    assert {h.source for h in found.hits} == {"Grid Weekly"}
+    assert found.hits[0].article_id == "gw-open"
+
+
+def test_the_offline_answer_quotes_each_report_side_by_side(offline):
+    answer = offline.ask(COMPARE)
+    assert not answer.refused
+    assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
+    assert "412 people" in answer.citations[0].quote
+    assert "delayed until 2027" in answer.citations[1].quote
+    # Labelled with outlet and date, in the question's order; no yes or no pretended.
+    ledger = answer.answer.index("The Daily Ledger")
+    assert answer.answer.index("Grid Weekly") < ledger
+    assert "20 October 2025" in answer.answer and "3 November 2025" in answer.answer
+    assert not answer.answer.lower().startswith(("yes", "no"))
+    for c in answer.citations:
+        assert offline.article(c.article_id)[1][c.start : c.end] == c.quote
+
+
+def test_a_question_the_reports_do_not_answer_is_still_refused(offline):
+    answer = offline.ask(NOT_COVERED)
+    assert answer.refused and answer.answer == REFUSAL
+
+
+@pytest.fixture
+def llm(tmp_path, embedder, llm_server):
+    assistant = scripted_llm_assistant(tmp_path / "data", embedder, llm_server.base_url)
+    assert assistant.ingest([write_corpus(tmp_path)]).added == len(CORPUS)
+    return assistant
+
+
+def prompt_of(llm_server) -> str:
+    return llm_server.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def test_the_model_is_told_which_source_stands_for_each_report(llm, llm_server):
+    llm_server.script(
+        Reply(
+            "No. Grid Weekly reported that the Gliwice plant will employ 412 people. The Daily "
+            "Ledger reported that the opening of the plant was delayed until 2027."
+        )
+    )
+    answer = llm.ask(COMPARE)
+    prompt = prompt_of(llm_server)
+    assert "This question is about several reports" in prompt
+    numbers = {}
+    for label in ("Grid Weekly", "The Daily Ledger"):
+        line = next(x for x in prompt.splitlines() if x.startswith(f"- {label}: source ["))
+        numbers[label] = int(line.rsplit("[", 1)[1].rstrip("]"))
+    sources = prompt.split('<source n="')[1:]
+    assert "employ 412 people" in sources[numbers["Grid Weekly"] - 1]
+    assert "delayed until 2027" in sources[numbers["The Daily Ledger"] - 1]
+    # The direct answer is kept; each report's sentence is cited to its own article.
+    assert not answer.quoted_instead and not answer.unsupported
+    assert answer.answer.startswith("No.")
+    assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Yes.",  # a yes or no without evidence
+        "Yes. Grid Weekly said the Gliwice plant will build solar panels for farms.",  # unsupported
+    ],
+)
+def test_a_reply_without_supported_evidence_gives_way_to_the_reports_side_by_side(
+    llm, llm_server, reply
+):
+    llm_server.script(Reply(reply))
+    answer = llm.ask(COMPARE)
+    assert answer.quoted_instead and not answer.refused
+    assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
+    assert "solar" not in answer.answer
+
+
+def test_a_question_the_reports_do_not_cover_is_refused_before_the_model_is_asked(llm, llm_server):
+    asked = len(llm_server.requests)
+    answer = llm.ask(NOT_COVERED)
+    assert answer.refused and len(llm_server.requests) == asked
