@@ -139,7 +139,9 @@ class NewsAssistant:
     @cached_property
     def searcher(self) -> Searcher:
         """Retrieval over the store."""
-        return Searcher.from_settings(self.store, self.embedder, self.settings)
+        searcher = Searcher.from_settings(self.store, self.embedder, self.settings)
+        searcher.sentence_ranker = self.quoter.best_chunk
+        return searcher
 
     @cached_property
     def chain(self) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -167,6 +167,11 @@ class Searcher:
         self.date_weight = date_weight
         self.rerank_depth = rerank_depth
         self.facts = IndexFacts(store)
+        # Picks, of some chunks, the one whose sentence best matches a text (its index, or
+        # None): set by the assistant to its sentence ranker. `passages`: how many of an
+        # article's best chunks it compares.
+        self.sentence_ranker: Callable[[str, list[Hit]], int | None] | None = None
+        self.passages = 6
 
     @classmethod
     def from_settings(cls, store: ChromaStore, embedder: Embedder, settings: Settings) -> Searcher:
@@ -292,8 +297,25 @@ class Searcher:
             best = next((c for c in ranked if c.article_id not in taken), None)
             if best is not None:
                 taken.add(best.article_id)
+                best = self._best_passage(part, best, ranked)
             picked.append(best)
         return picked
+
+    def _best_passage(
+        self, part: Part, best: _Candidate, ranked: Sequence[_Candidate]
+    ) -> _Candidate:
+        """Of the part's article's chunks among `ranked`, the one holding the sentence that
+        best states the part (a chunk's vector blurs its sentences: the part is usually
+        one sentence of a long article). Without a sentence ranker: `best`."""
+        if self.sentence_ranker is None:
+            return best
+        same = [c for c in ranked if c.article_id == best.article_id][: self.passages]
+        if len(same) < 2:
+            return best
+        self._fill_hits(same)
+        same = [c for c in same if c.hit is not None]
+        chosen = self.sentence_ranker(part.query(), [c.hit for c in same if c.hit is not None])
+        return same[chosen] if chosen is not None else best
 
     def _diverse(
         self, ranked: Sequence[_Candidate], k: int, *, first: Sequence[_Candidate] = ()

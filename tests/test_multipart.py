@@ -213,3 +213,69 @@ def test_a_question_the_reports_do_not_cover_is_refused_before_the_model_is_aske
     asked = len(llm_server.requests)
     answer = llm.ask(NOT_COVERED)
     assert answer.refused and len(llm_server.requests) == asked
+
+
+def test_yes_no_questions_are_told_from_questions_for_a_name():
+    from assistant.backends.extractive import is_yes_no
+
+    assert is_yes_no(COMPARE) and is_yes_no(OVER_TIME)
+    assert is_yes_no("Between the two reports, was there a change in the plant's cost?")
+    assert not is_yes_no(NOT_COVERED)
+    assert not is_yes_no("According to Grid Weekly, who runs the Gliwice plant?")
+
+
+def test_a_question_for_a_name_gets_the_answer_then_each_report(offline):
+    answer = offline.ask(
+        "Which company's Gliwice plant will employ 412 people, as reported by Grid Weekly, and "
+        "had its opening delayed until 2027 because of permits, according to The Daily Ledger?"
+    )
+    assert not answer.refused
+    # The best answer first (from whichever article holds it), then each report named.
+    assert {"gw-open", "dl-delay"} <= {c.article_id for c in answer.citations}
+    assert len(answer.citations) >= 2
+
+
+FILLER = (
+    "The weather in the region stayed mild through the autumn. Football fans filled the "
+    "stadium for the derby on Saturday. Traffic on the motorway was heavy before the holiday. "
+    "A new bakery opened near the station and sold out of bread by noon. "
+)
+
+
+def test_a_part_gets_the_passage_of_its_article_that_states_it(make_assistant, tmp_path):
+    # A long report whose first passage is all about the plant, one word of the question per
+    # sentence, and whose later passage holds the one sentence that states the part: a
+    # chunk's vector and its word counts favour the first, the sentence ranker the second.
+    overview = (
+        "GEM is a Chinese battery company. Gliwice is a city in southern Poland. The plant "
+        "sits beside the river. People in the region followed the plans closely. GEM wants to "
+        "employ engineers from the local university. Gliwice welcomed GEM last year. The plant "
+        "has a large car park. Local people asked about noise. GEM will employ contractors "
+        "during the build. The Gliwice plant covers forty hectares. Many people attended the "
+        "open day at the plant. GEM said the plant will recycle batteries. "
+    )
+    long_report = article(
+        "gw-long",
+        "Grid Weekly",
+        "2025-10-20",
+        "Inside a new factory",
+        overview + FILLER * 3 + "GEM's Gliwice plant will employ 412 people. " + FILLER * 2,
+    )
+    assistant = make_assistant(llm="extractive")
+    rows = [long_report, *(r for r in CORPUS if r["id"] == "dl-delay")]
+    assert assistant.ingest([write_rows(tmp_path, rows)]).chunks >= 3
+    question = (
+        "Does the Grid Weekly article say how many people GEM's Gliwice plant will employ, "
+        "while The Daily Ledger article reports that the opening was delayed?"
+    )
+    found = assistant.searcher.retrieve(question, k=4)
+    assert "412 people" in found.hits[found.parts[0].hit].text
+    assistant.searcher.sentence_ranker = None  # chunk vectors and word counts alone
+    found = assistant.searcher.retrieve(question, k=4)
+    assert "412 people" not in found.hits[found.parts[0].hit].text
+
+
+def write_rows(folder: Path, rows: list[dict]) -> Path:
+    path = folder / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path

@@ -19,7 +19,7 @@ from ..text import normalise
 from ..wordforms import WordSet, claim_words, key_words
 from . import GenerationRequest
 
-__all__ = ["ExtractiveBackend", "Ranked", "asked_words", "expected_answer"]
+__all__ = ["ExtractiveBackend", "Ranked", "asked_words", "expected_answer", "is_yes_no"]
 
 # Questions whose answer is a quantity; the rest ask for a name (who, which, where, what).
 _QUANTITY = re.compile(
@@ -53,6 +53,18 @@ class Ranked(NamedTuple):
     support: float
     position: int
     answers: bool
+
+
+_AUXILIARY = re.compile(
+    r"^\W*(?:does|did|do|is|was|are|were|has|have|had|can|could|would|will|should)\b", re.I
+)
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
+
+
+def is_yes_no(question: str) -> bool:
+    """True for a question answered by yes or no ("Does the Polygon article suggest ...?",
+    "Between the two reports, was there a change ...?"), not by a name or a figure."""
+    return bool(_AUXILIARY.match(question)) or _WH.search(question) is None
 
 
 def asked_words(question: str) -> set[str]:
@@ -231,7 +243,7 @@ class ExtractiveBackend:
         if not self.answerable(request):
             return []
         side_by_side = self._side_by_side(request, sentences)
-        if len(side_by_side) >= 2:
+        if len(side_by_side) >= 2 and is_yes_no(request.query or request.question):
             return list(_with_leads(side_by_side))
         best = ranked[0].score
         lead = sentences[ranked[0].position].hit.article_id
@@ -249,7 +261,22 @@ class ExtractiveBackend:
                 continue
             seen_text.add(text)
             chosen.append(s)
-        return list(_with_leads(_in_reading_order(chosen)))
+        chosen = _in_reading_order(chosen)
+        if len(side_by_side) >= 2:
+            # A question about several reports that asks for a name or a figure: the best
+            # answer first, then what each report it names says, in the question's order.
+            quoted = {s.hit.article_id for s in chosen}
+            chosen += [s for s in side_by_side if s.hit.article_id not in quoted]
+        return list(_with_leads(chosen))
+
+    def best_chunk(self, text: str, hits: list[Hit]) -> int | None:
+        """The index of the hit holding the sentence that best matches `text` (a part of a
+        question), or None when they hold no sentence."""
+        sentences = _unique(source_sentences(hits))
+        if not sentences:
+            return None
+        best = self.rank(text, sentences, answer_bonus=False)[0]
+        return sentences[best.position].number - 1
 
     def _side_by_side(
         self, request: GenerationRequest, sentences: list[SourceSentence]
