@@ -214,7 +214,7 @@ class Searcher:
         intent = resolve_dates(query, today=today) if today else None
         ranked = self._ranked(query, k=k, where=where, intent=intent)
         parts = split_question(query, self.facts.outlets(), today=today)
-        picked = self._pick_parts(query, parts, k=k, where=where)
+        picked = self._pick_parts(parts, k=k, where=where)
         article_ids = list(
             dict.fromkeys([c.article_id for c in picked if c] + [c.article_id for c in ranked])
         )
@@ -242,32 +242,29 @@ class Searcher:
         k: int,
         where: SearchFilter | None,
         intent: DateIntent | None = None,
-        also: str = "",
     ) -> list[_Candidate]:
         """Every candidate chunk for `query`, best first: dense and keyword ranks fused,
-        the question's dates preferred, re-ranked when there is a re-ranker. `also` is a
-        second wording searched alongside (a part's words next to the whole question)."""
+        the question's dates preferred, re-ranked when there is a re-ranker."""
         pool = max(self.candidates, 3 * k)
         candidates: dict[str, _Candidate] = {}
-        for text in filter(None, (query, also)):
-            vector = self.embedder.embed_query(text)
-            for rank, hit in enumerate(self.store.search(vector, k=pool, where=where)):
+        vector = self.embedder.embed_query(query)
+        for rank, hit in enumerate(self.store.search(vector, k=pool, where=where)):
+            c = candidates.setdefault(
+                hit.chunk_id,
+                _Candidate(hit.chunk_id, hit.article_id, published_int(hit.published_at)),
+            )
+            c.hit = hit
+            c.score += self.dense_weight / (self.rrf_k + rank + 1)
+            c.evidence += hit.score
+        if self.keyword is not None:
+            found = self.keyword.search(query, k=pool, where=where)
+            top = found[0].score if found else 1.0
+            for rank, kw in enumerate(found):
                 c = candidates.setdefault(
-                    hit.chunk_id,
-                    _Candidate(hit.chunk_id, hit.article_id, published_int(hit.published_at)),
+                    kw.chunk_id, _Candidate(kw.chunk_id, kw.article_id, kw.published)
                 )
-                c.hit = hit
-                c.score += self.dense_weight / (self.rrf_k + rank + 1)
-                c.evidence += hit.score
-            if self.keyword is not None:
-                found = self.keyword.search(text, k=pool, where=where)
-                top = found[0].score if found else 1.0
-                for rank, kw in enumerate(found):
-                    c = candidates.setdefault(
-                        kw.chunk_id, _Candidate(kw.chunk_id, kw.article_id, kw.published)
-                    )
-                    c.score += self.keyword_weight / (self.rrf_k + rank + 1)
-                    c.evidence += kw.score / top if top > 0 else 0.0
+                c.score += self.keyword_weight / (self.rrf_k + rank + 1)
+                c.evidence += kw.score / top if top > 0 else 0.0
         if intent is not None and self.date_weight > 0:
             for c in candidates.values():
                 c.score += self.date_weight * date_affinity(c.published, intent) / (self.rrf_k + 1)
@@ -275,11 +272,11 @@ class Searcher:
             candidates.values(), key=lambda c: (round(c.score, 12), c.evidence), reverse=True
         )
         if self.reranker is not None:
-            ranked = self._rerank(also or query, ranked)
+            ranked = self._rerank(query, ranked)
         return ranked
 
     def _pick_parts(
-        self, query: str, parts: Sequence[Part], *, k: int, where: SearchFilter | None
+        self, parts: Sequence[Part], *, k: int, where: SearchFilter | None
     ) -> list[_Candidate | None]:
         """The best chunk for each part, searched with its own words within its outlet and
         dates (the dates dropped when nothing matches them), from an article no earlier
