@@ -1,4 +1,5 @@
-"""Answer quality on RealTime QA's dev questions: this pipeline against the stock LangChain
+"""Answer quality on an eval set's dev questions (RealTime QA by default, any folder in its
+format with --data): this pipeline against the stock LangChain
 recipe (RecursiveCharacterTextSplitter 1000/200, all-MiniLM-L6-v2, Chroma, plain similarity
 top-k), on the same articles, in the same run, with the same answering backend.
 
@@ -208,7 +209,7 @@ def main() -> None:
         proxy.__exit__(None, None, None)
     if not (args.llm or args.no_stock):
         reports["stock LangChain recipe"] = stock_recipe(articles, questions, settings.data_dir)
-    print(f"RealTime QA {args.questions}: {len(questions)} questions\n")
+    print(f"{args.data.name} {args.questions}: {len(questions)} questions\n")
     print(format_table(reports))
 
 

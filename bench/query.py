@@ -93,7 +93,15 @@ def grow(assistant: NewsAssistant, target: int, copy_no: list[int]) -> None:
             for i, chunk_id in enumerate(record.chunk_ids):
                 vector, meta = by_id[chunk_id]
                 start, end = int(meta["start"]), int(meta["end"])
-                chunks.append(Chunk(article.id, i, new_body[start:end], start, end))
+                chunks.append(
+                    Chunk(
+                        article_id=article.id,
+                        index=i,
+                        text=new_body[start:end],
+                        start=start,
+                        end=end,
+                    )
+                )
                 noisy = np.asarray(vector, dtype=np.float32) + noise.normal(
                     0, 0.02, len(vector)
                 ).astype(np.float32)
