@@ -179,7 +179,6 @@ def test_the_model_is_told_which_source_stands_for_each_report(llm, llm_server):
     answer = llm.ask(COMPARE)
     prompt = prompt_of(llm_server)
     assert "This question is about several reports" in prompt
-    assert "first Yes. or No. alone" in prompt
     numbers = {}
     for label in ("Grid Weekly", "The Daily Ledger"):
         line = next(x for x in prompt.splitlines() if x.startswith(f"- {label}: source ["))
@@ -280,14 +279,3 @@ def write_rows(folder: Path, rows: list[dict]) -> Path:
     path = folder / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
-
-
-def test_a_question_for_a_name_asks_the_model_for_the_name_not_a_yes(llm, llm_server):
-    llm_server.script(Reply("GEM [1]. GEM's Gliwice recycling plant will employ 412 people [1]."))
-    llm.ask(
-        "Which company's Gliwice plant will employ 412 people, as reported by Grid Weekly, and "
-        "had its opening delayed until 2027 because of permits, according to The Daily Ledger?"
-    )
-    prompt = prompt_of(llm_server)
-    assert "first the short answer alone (the name or number asked for)" in prompt
-    assert "Yes. or No." not in prompt

@@ -18,7 +18,6 @@ from index import Hit
 from ..errors import LLMError
 from ..models import REFUSAL, Turn
 from . import GenerationRequest
-from .extractive import is_yes_no
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -69,11 +68,7 @@ def _parts(request: GenerationRequest) -> str:
     ]
     if len(reports) < 2:
         return ""
-    if is_yes_no(request.query or request.question):
-        first, shows = "Yes. or No. alone", "shows it"
-    else:
-        first, shows = "the short answer alone (the name or number asked for)", "gives it"
-    return prompts.render("answer_parts", first=first, shows=shows, reports="\n".join(reports))
+    return prompts.render("answer_parts", reports="\n".join(reports))
 
 
 def _shown(request: GenerationRequest) -> list[tuple[Hit, str]]:
