@@ -552,14 +552,11 @@ def format_table(reports: dict[str, EvalReport]) -> str:
         ("latency p95 (ms)", "latency_p95_ms", "{:.0f}"),
         ("backend", "backend", "{}"),
     ]
-    lines = [
-        "| metric | " + " | ".join(names) + " |",
-        "| --- | " + " | ".join("---:" for _ in names) + " |",
+    rows = [
+        (label, [_cell(fmt, getattr(reports[n], key)) for n in names])
+        for label, key, fmt in metrics
     ]
-    for label, key, fmt in metrics:
-        cells = [_cell(fmt, getattr(reports[n], key)) for n in names]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return _markdown("metric", names, rows)
 
 
 def format_by_type(report: EvalReport) -> str:
@@ -577,14 +574,19 @@ def format_by_type(report: EvalReport) -> str:
         ("answerable refused", "answerable_refused", "{:.3f}"),
         ("null refused", "null_refused", "{:.3f}"),
     ]
-    lines = [
-        "| metric by type | " + " | ".join(kinds) + " |",
-        "| --- | " + " | ".join("---:" for _ in kinds) + " |",
-    ]
+    rows = []
     for label, key, fmt in metrics:
         values = [report.by_type[k].get(key) for k in kinds]
-        if all(v is None for v in values):
-            continue
-        cells = ["" if v is None else fmt.format(v) for v in values]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if any(v is not None for v in values):
+            rows.append((label, ["" if v is None else fmt.format(v) for v in values]))
+    return _markdown("metric by type", kinds, rows)
+
+
+def _markdown(corner: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    """A Markdown table: a label column headed `corner`, then right-aligned `columns`."""
+    lines = [
+        f"| {corner} | " + " | ".join(columns) + " |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " |",
+    ]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
     return "\n".join(lines)
