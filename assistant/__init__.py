@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
     from .core import IndexStats, NewsAssistant, sample_corpus
     from .errors import LLMError
+    from .export import answer_markdown
     from .models import REFUSAL, Answer, AnswerChunk, Citation, Turn
+    from .retriever import NewsRetriever
     from .settings import Settings, load_settings
 
 # Names load on first use (PEP 562) so that importing the package stays fast.
@@ -38,6 +40,8 @@ _LAZY = {
     "AnswerChunk": ".models",
     "Citation": ".models",
     "Turn": ".models",
+    "NewsRetriever": ".retriever",
+    "answer_markdown": ".export",
     "Settings": ".settings",
     "load_settings": ".settings",
 }
@@ -54,12 +58,14 @@ __all__ = [
     "LoadError",
     "ModelMismatchError",
     "NewsAssistant",
+    "NewsRetriever",
     "OperationalError",
     "Settings",
     "StoreError",
     "Turn",
     "UsageError",
     "UserError",
+    "answer_markdown",
     "load_settings",
     "sample_corpus",
 ]

@@ -1,5 +1,8 @@
 """The answering chain in LCEL: question -> retrieve -> backend draft -> checked citations.
 
+Retrieval goes through `NewsRetriever` (assistant/retriever.py), the same retriever a
+LangChain user composes into chains of their own.
+
 `chain.stream(inputs)` yields `AnswerChunk`s: the draft text as the backend writes it,
 then one chunk carrying the final `Answer`; `chain.invoke(inputs)` returns their sum.
 """
@@ -22,7 +25,8 @@ from .citations import Checked, check_citations, cite_quotes
 from .dates import DateIntent
 from .errors import LLMError
 from .models import REFUSAL, Answer, AnswerChunk, Turn
-from .retrieval import Retrieval, Searcher
+from .retrieval import Retrieval
+from .retriever import NewsRetriever
 from .rewrite import standalone_question
 from .support import SupportScorer
 
@@ -45,7 +49,7 @@ def _ms(since: float) -> float:
 
 def build_chain(
     *,
-    searcher: Searcher,
+    retriever: NewsRetriever,
     backend: Backend,
     scorer: SupportScorer,
     quoter: ExtractiveBackend,
@@ -60,7 +64,7 @@ def build_chain(
     for a "how much" question) is replaced by the closest quotes (`quoter`), marked as such.
     When `backend` fails (an LLM that is down, rate limited or broken) and a `fallback` is
     given, the fallback answers instead and the answer carries a note saying so."""
-    steps = _Steps(searcher, backend, scorer, quoter, fallback)
+    steps = _Steps(retriever, backend, scorer, quoter, fallback)
     return RunnableLambda(steps.retrieve, name="retrieve") | RunnableLambda(
         steps.answer, name="answer"
     )
@@ -70,7 +74,7 @@ def build_chain(
 class _Steps:
     """The chain's two steps and what they share."""
 
-    searcher: Searcher
+    retriever: NewsRetriever
     backend: Backend
     scorer: SupportScorer
     quoter: ExtractiveBackend
@@ -94,7 +98,7 @@ class _Steps:
         query = self.standalone(inputs["question"], inputs["history"])
         timings = {"rewrite": _ms(started)}
         started = time.perf_counter()
-        found = self.searcher.retrieve(
+        found = self.retriever.retrieve(
             query, k=inputs["k"], where=inputs["where"], today=inputs["today"]
         )
         timings["retrieve"] = _ms(started)

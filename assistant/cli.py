@@ -366,6 +366,13 @@ def _parse_date(value: str | None, flag: str) -> date | None:
     help="Answer in this process even when `assistant serve` runs on the same data dir.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="text (default), json (as --json), or markdown: the answer with footnote citations.",
+)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -379,6 +386,7 @@ def ask(
     conversation: Path | None,
     local: bool,
     as_json: bool,
+    output: str,
 ) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources.
 
@@ -408,8 +416,12 @@ def ask(
         chat.save([*history, Turn(answer.question, answer.answer)])
     except OSError as e:
         click.echo(f"warning: could not keep the conversation in {chat.path} ({e})", err=True)
-    if as_json:
+    if as_json or output == "json":
         _echo_json(answer.model_dump())
+    elif output == "markdown":
+        from .export import answer_markdown
+
+        click.echo(_safe(answer_markdown(answer)), nl=False)
     else:
         _print_answer(answer)
 

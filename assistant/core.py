@@ -38,6 +38,7 @@ from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
 from .models import Answer, AnswerChunk, Turn
 from .retrieval import Searcher
+from .retriever import NewsRetriever
 from .settings import Settings
 from .support import SupportScorer
 from .text import MAX_QUESTION_CHARS, clean_question
@@ -144,13 +145,19 @@ class NewsAssistant:
         return searcher
 
     @cached_property
+    def retriever(self) -> NewsRetriever:
+        """The LangChain retriever over the index (the one the chain uses); `with_filters`
+        gives a copy restricted to outlets and dates."""
+        return NewsRetriever(searcher=self.searcher, k=self.settings.top_k)
+
+    @cached_property
     def chain(self) -> Any:
         """The LCEL answering chain."""
         fallback = None
         if self.settings.llm == "auto" and self.settings.backend == "openai":
             fallback = self.quoter
         return build_chain(
-            searcher=self.searcher,
+            retriever=self.retriever,
             backend=self.backend,
             scorer=SupportScorer(self.embedder),
             quoter=self.quoter,
