@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import stories
+
 if TYPE_CHECKING:
     from .store import ChromaStore
 
@@ -105,6 +107,7 @@ def check(store: ChromaStore, *, repair: bool) -> Consistency:
     if repair and not report.ok:
         store._delete_chunks(report.orphan_chunks)
         store._drop_articles(report.incomplete_articles)
+        stories.drop(store, report.incomplete_articles)
         store._finish()
         report.repaired = True
     return report

@@ -9,8 +9,9 @@ data dirs stay readable.
 
 Collections: `<name>-chunks` (one vector per chunk), `<name>-articles` (one row per article:
 its body plus what incremental ingest compares), `<name>-state` (the write journal and
-the ingest lease) and `<name>-web` (followed feeds, fetched pages, robots.txt: one row each,
-the record as JSON in the document, its kind and key in the metadata).
+the ingest lease), `<name>-web` (followed feeds, fetched pages, robots.txt: one row each,
+the record as JSON in the document, its kind and key in the metadata) and `<name>-stories`
+(each article's MinHash signature and story: `index.stories` reads and writes it).
 """
 
 from __future__ import annotations

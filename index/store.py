@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import journal, schema
+from . import journal, schema, stories
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
 from .journal import Consistency, Journal
 from .locks import Lease, file_lock, open_lock
@@ -249,6 +249,7 @@ class ChromaStore:
             self._journal.begin([article.id for article, _, _ in items])
             self._write_chunks(items, vectors)
             self._write_rows(items)
+            stories.place(self, [(a.id, a.body, _day(a)) for a, _, _ in items])
             self._delete_chunks(stale)
             self._finish()
 
@@ -317,6 +318,7 @@ class ChromaStore:
             got = self._articles.get(ids=ids, include=[])
             self._journal.begin(ids)
             self._drop_articles(ids)
+            stories.drop(self, ids)
             self._finish()
         return len(got["ids"])
 
@@ -333,6 +335,7 @@ class ChromaStore:
                 self._client.delete_collection(schema.collection_name(self.collection_name, part))
             except Exception:  # a collection that is not there is already reset
                 pass
+        stories.reset(self)
         self._open_collections(model)
         self._forget_fetches()
         self._finish()
@@ -491,6 +494,8 @@ class ChromaStore:
         """Finish what an interrupted run left: drop chunks of journaled articles that their
         row does not list (or all of them when the row is gone). Returns chunks dropped."""
         with _failing(f"recovering {self.location} after an interrupted run failed"):
+            # Stories first: the journal still names what an interrupted write touched.
+            stories.recover(self, self._journal.pending())
             return journal.recover(self)
 
     @contextmanager
@@ -517,6 +522,32 @@ class ChromaStore:
         of their files indexes them again)."""
         with _failing(f"checking {self.location} failed"):
             return journal.check(self, repair=repair)
+
+    # -- stories (index.stories) -------------------------------------------------------------
+
+    @_retrying
+    def story_of(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The story id of each of these articles (articles not grouped yet are left out)."""
+        with _failing(f"cannot read stories from {self.location}"):
+            return stories.story_of(self, article_ids)
+
+    @_retrying
+    def story_members(self, story_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The article ids of each story, its original (earliest copy) first."""
+        with _failing(f"cannot read stories from {self.location}"):
+            return stories.members(self, story_ids)
+
+    @_retrying
+    def stories(self, *, min_copies: int = 1) -> dict[str, list[str]]:
+        """Every story of at least `min_copies` copies: its article ids, original first."""
+        with _failing(f"cannot read stories from {self.location}"):
+            return stories.grouped(self, min_copies=min_copies)
+
+    @_retrying
+    def story_count(self) -> int:
+        """How many stories the indexed articles make."""
+        with _failing(f"cannot read stories from {self.location}"):
+            return stories.count(self)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -592,6 +623,10 @@ class ChromaStore:
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 yield schema.stored_chunk_from(cid, doc, meta)
             offset += len(got["ids"])
+
+
+def _day(article: Article) -> int:
+    return schema.date_to_int(article.published_at) if article.published_at else 0
 
 
 def _chunk_ids(article: Article, count: int) -> list[str]:

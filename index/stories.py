@@ -1,0 +1,481 @@
+"""Stories: the copies of one report grouped, by near-duplicate detection at ingest.
+
+A syndicated report runs in many outlets with a new headline, a rewritten intro, another
+byline or dateline, a paragraph dropped or added. Each article's body is reduced to a
+MinHash signature over its five-word shingles (datasketch); locality-sensitive hashing
+splits the signature into bands, and two articles are compared only when one band is
+equal. Two articles are copies when their signatures agree on at least `MATCH` of their
+values (an estimate of the Jaccard similarity of their shingles). A story is a connected
+group of copies; its original is the earliest copy (by publication date, then id), and
+its id is derived from the original's, so rebuilding the grouping gives the same ids.
+
+The state lives in the store, in the `<name>-stories` collection: one row per article,
+its signature as the document and, as metadata, its story id, whether it is the
+original, the story's size, its date and one key per band. A new article's candidates are
+found by a metadata filter on its band keys (no scan of the index, and the same against a
+Chroma server); adding, changing or removing an article regroups only the stories it
+touches. `ChromaStore` calls `place` and `drop` inside its journaled writes and removals,
+and `recover` after an interrupted one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import schema
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .store import ChromaStore
+
+__all__ = [
+    "BANDS",
+    "MATCH",
+    "NUM_PERM",
+    "SCHEME",
+    "SHINGLE_WORDS",
+    "Copy",
+    "Story",
+    "signature",
+    "similarity",
+    "story_id_for",
+]
+
+SHINGLE_WORDS = 5
+NUM_PERM = 128
+# 42 bands of 3 values (datasketch's optimum for a threshold of 0.4 when a missed copy
+# weighs 9 times a wasted comparison): a pair at similarity 0.5 shares a band 99.6% of the
+# time, at 0.45 98.2%; one at 0.1 (unrelated articles sit near 0) 4%.
+BANDS = 42
+ROWS = 3
+MATCH = 0.5
+# Fewer shingles than this and the text says too little to call anything a copy of it.
+MIN_SHINGLES = 8
+# Stored with the collection: signatures made another way are made again.
+SCHEME = f"minhash-affine32-seed1-{NUM_PERM}p-{SHINGLE_WORDS}w-{BANDS}x{ROWS}"
+_SCHEME_KEY = "scheme"
+_QUERY_ARTICLES = 100  # articles whose band keys go into one candidate query
+_IN_LIMIT = 500
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One article of a story, as a listing or a citation names it."""
+
+    article_id: str
+    source: str
+    published_at: str
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A story: its id and its copies, the original first, then by date."""
+
+    story_id: str
+    copies: tuple[Copy, ...]
+
+    @property
+    def original(self) -> Copy:
+        """The earliest copy."""
+        return self.copies[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `stories --json` object of one story."""
+        return {
+            "story_id": self.story_id,
+            "original": self.original.article_id,
+            "copies": [
+                {
+                    "article_id": c.article_id,
+                    "title": c.title,
+                    "source": c.source,
+                    "published_at": c.published_at,
+                    "url": c.url,
+                }
+                for c in self.copies
+            ],
+        }
+
+
+# -- signatures ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Hasher:
+    """datasketch's permutations, made once (making them is most of a MinHash's cost)."""
+
+    template: Any = None
+
+    def minhash(self, values: Sequence[bytes]) -> Any:
+        from datasketch import MinHash
+
+        if self.template is None:
+            self.template = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+        m = MinHash(
+            num_perm=NUM_PERM,
+            seed=1,
+            scheme="affine32",
+            permutations=self.template.permutations,
+        )
+        m.update_batch(values)
+        return m
+
+
+_HASHER = _Hasher()
+
+
+def shingles(text: str) -> set[bytes]:
+    """The text's five-word shingles, lower-cased, punctuation ignored."""
+    words = _WORD.findall(text.lower())
+    if len(words) < SHINGLE_WORDS:
+        return {" ".join(words).encode("utf-8")} if words else set()
+    return {
+        " ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8")
+        for i in range(len(words) - SHINGLE_WORDS + 1)
+    }
+
+
+def signature(text: str) -> np.ndarray | None:
+    """The MinHash signature of a body (None when it is too short to group)."""
+    found = shingles(text)
+    if len(found) < MIN_SHINGLES:
+        return None
+    values: np.ndarray = _HASHER.minhash(sorted(found)).hashvalues
+    return values
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of equal signature values: an estimate of the shingles' Jaccard similarity."""
+    import numpy as np
+
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+def band_keys(sig: np.ndarray) -> list[str]:
+    """One short key per band of the signature."""
+    raw = sig.astype("<u4").tobytes()
+    width = ROWS * 4
+    return [
+        hashlib.blake2b(raw[i * width : (i + 1) * width], digest_size=8).hexdigest()
+        for i in range(BANDS)
+    ]
+
+
+def _encode(sig: np.ndarray | None) -> str:
+    return "" if sig is None else base64.b64encode(sig.astype("<u4").tobytes()).decode("ascii")
+
+
+def _decode(text: str | None) -> np.ndarray | None:
+    import numpy as np
+
+    if not text:
+        return None
+    return np.frombuffer(base64.b64decode(text), dtype="<u4").copy()
+
+
+def story_id_for(original_id: str) -> str:
+    """A story's id: derived from its original's article id (stable across rebuilds)."""
+    return "story-" + hashlib.sha1(original_id.encode("utf-8")).hexdigest()[:12]
+
+
+def _band(i: int) -> str:
+    return f"b{i:02d}"
+
+
+# -- the stored rows -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Node:
+    """One article's row in the stories collection."""
+
+    article_id: str
+    published: int  # YYYYMMDD, 0 when undated
+    sig: np.ndarray | None
+    keys: list[str] = field(default_factory=list)
+    story_id: str = ""
+    original: bool = False
+    size: int = 1
+
+    @classmethod
+    def new(cls, article_id: str, body: str, published: int) -> _Node:
+        sig = signature(body)
+        return cls(article_id, published, sig, band_keys(sig) if sig is not None else [])
+
+    @classmethod
+    def stored(cls, article_id: str, document: str | None, meta: dict[str, Any] | None) -> _Node:
+        meta = meta or {}
+        sig = _decode(document)
+        return cls(
+            article_id,
+            int(meta.get("published_int", 0)),
+            sig,
+            [str(meta[_band(i)]) for i in range(BANDS) if _band(i) in meta],
+            str(meta.get("story_id", "")),
+            bool(meta.get("original", False)),
+            int(meta.get("size", 1)),
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "story_id": self.story_id,
+            "original": self.original,
+            "size": self.size,
+            "published_int": self.published,
+        }
+        meta.update({_band(i): key for i, key in enumerate(self.keys)})
+        return meta
+
+    def order(self) -> tuple[int, str]:
+        """Earliest first; undated copies after dated ones; then by id."""
+        return (self.published or 99_999_999, self.article_id)
+
+
+def _collection(store: ChromaStore) -> Any:
+    return store._client.get_or_create_collection(
+        schema.collection_name(store.collection_name, "stories"),
+        embedding_function=None,
+        metadata={_SCHEME_KEY: SCHEME},
+    )
+
+
+def _nodes(got: dict[str, Any]) -> dict[str, _Node]:
+    return {
+        aid: _Node.stored(aid, doc, meta)
+        for aid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    }
+
+
+def _get(collection: Any, store: ChromaStore, ids: Sequence[str]) -> dict[str, _Node]:
+    found: dict[str, _Node] = {}
+    step = min(store._batch_size(), _IN_LIMIT)
+    for start in range(0, len(ids), step):
+        got = collection.get(
+            ids=list(ids[start : start + step]), include=["documents", "metadatas"]
+        )
+        found.update(_nodes(got))
+    return found
+
+
+def _members(collection: Any, story_ids: Iterable[str]) -> dict[str, _Node]:
+    wanted = sorted({s for s in story_ids if s})
+    found: dict[str, _Node] = {}
+    for start in range(0, len(wanted), _IN_LIMIT):
+        part = wanted[start : start + _IN_LIMIT]
+        where = {"story_id": part[0]} if len(part) == 1 else {"story_id": {"$in": part}}
+        found.update(_nodes(collection.get(where=where, include=["documents", "metadatas"])))
+    return found
+
+
+def _candidates(collection: Any, nodes: Sequence[_Node]) -> dict[str, _Node]:
+    """Stored rows sharing a band key with one of `nodes`."""
+    found: dict[str, _Node] = {}
+    keyed = [n for n in nodes if n.keys]
+    for start in range(0, len(keyed), _QUERY_ARTICLES):
+        part = keyed[start : start + _QUERY_ARTICLES]
+        where = {
+            "$or": [{_band(i): {"$in": sorted({n.keys[i] for n in part})}} for i in range(BANDS)]
+        }
+        found.update(_nodes(collection.get(where=where, include=["documents", "metadatas"])))
+    return found
+
+
+def _group(nodes: dict[str, _Node]) -> None:
+    """Set each node's story: connected groups of copies (pairs that share a band key and
+    agree on at least MATCH of their signature), each named after its earliest copy."""
+    parent = {aid: aid for aid in nodes}
+
+    def root(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    buckets: dict[tuple[int, str], list[str]] = {}
+    for aid in sorted(nodes):
+        for i, key in enumerate(nodes[aid].keys):
+            buckets.setdefault((i, key), []).append(aid)
+    tried: set[tuple[str, str]] = set()
+    for members in buckets.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                if (a, b) in tried or root(a) == root(b):
+                    continue
+                tried.add((a, b))
+                sa, sb = nodes[a].sig, nodes[b].sig
+                if sa is not None and sb is not None and similarity(sa, sb) >= MATCH:
+                    parent[root(a)] = root(b)
+    groups: dict[str, list[_Node]] = {}
+    for aid, node in nodes.items():
+        groups.setdefault(root(aid), []).append(node)
+    for group in groups.values():
+        group.sort(key=_Node.order)
+        story = story_id_for(group[0].article_id)
+        for i, node in enumerate(group):
+            node.story_id, node.original, node.size = story, i == 0, len(group)
+
+
+def _save(collection: Any, store: ChromaStore, nodes: Sequence[_Node]) -> None:
+    step = store._batch_size()
+    for start in range(0, len(nodes), step):
+        part = nodes[start : start + step]
+        collection.upsert(
+            ids=[n.article_id for n in part],
+            documents=[_encode(n.sig) or " " for n in part],
+            metadatas=[n.metadata() for n in part],
+            embeddings=[[1.0]] * len(part),
+        )
+
+
+def _regroup(
+    store: ChromaStore, collection: Any, new: Sequence[_Node], gone: Sequence[str]
+) -> None:
+    """Place `new` articles (their signatures replacing any stored ones) and take out the
+    `gone` ones, regrouping only the stories either touches."""
+    changing = {n.article_id for n in new} | set(gone)
+    before = _get(collection, store, sorted(changing))
+    matched = _candidates(collection, new)
+    touched = {n.story_id for n in before.values()} | {n.story_id for n in matched.values()}
+    old = _members(collection, touched)
+    nodes = {aid: n for aid, n in old.items() if aid not in changing}
+    nodes.update({n.article_id: n for n in new})
+    was = {aid: (n.story_id, n.original, n.size) for aid, n in old.items()}
+    _group(nodes)
+    fresh = {n.article_id for n in new}
+    _save(
+        collection,
+        store,
+        [
+            n
+            for aid, n in sorted(nodes.items())
+            if aid in fresh or was.get(aid) != (n.story_id, n.original, n.size)
+        ],
+    )
+    doomed = [aid for aid in gone if aid in before and aid not in fresh]
+    if doomed:
+        collection.delete(ids=doomed)
+
+
+def place(store: ChromaStore, articles: Sequence[tuple[str, str, int]]) -> None:
+    """Group new or changed articles, each (id, body, published YYYYMMDD), into stories."""
+    if articles:
+        new = [_Node.new(aid, body, published) for aid, body, published in articles]
+        _regroup(store, _collection(store), new, ())
+
+
+def drop(store: ChromaStore, article_ids: Sequence[str]) -> None:
+    """Take removed articles out of their stories (a story may split in two)."""
+    if article_ids:
+        _regroup(store, _collection(store), (), list(article_ids))
+
+
+def reset(store: ChromaStore) -> None:
+    """Forget every story (the index was emptied)."""
+    try:
+        store._client.delete_collection(schema.collection_name(store.collection_name, "stories"))
+    except Exception:  # a collection that is not there is already reset
+        pass
+
+
+def recover(store: ChromaStore, pending: Sequence[str]) -> int:
+    """Bring the stories in line with the article rows after an interrupted write (the
+    journal's `pending` articles are placed again, or dropped when their row is gone), and
+    rebuild them when they were made another way or are missing articles. Cheap when all
+    is well: two counts and a collection's metadata. Returns articles placed or dropped."""
+    collection = _collection(store)
+    if (collection.metadata or {}).get(_SCHEME_KEY) != SCHEME:
+        reset(store)
+        collection = _collection(store)
+    fixed = 0
+    if pending:
+        fixed += _replace(store, collection, list(pending))
+    if collection.count() != store._articles.count():
+        stored = set(_all_ids(store, collection))
+        indexed = set(_all_ids(store, store._articles))
+        fixed += _replace(store, collection, sorted(stored ^ indexed))
+    return fixed
+
+
+def _replace(store: ChromaStore, collection: Any, article_ids: list[str]) -> int:
+    """Place these articles again from their stored bodies; drop those with no row."""
+    rows: dict[str, tuple[str, int]] = {}
+    step = min(store._batch_size(), _IN_LIMIT)
+    for start in range(0, len(article_ids), step):
+        got = store._articles.get(
+            ids=article_ids[start : start + step], include=["documents", "metadatas"]
+        )
+        for aid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            rows[aid] = (doc or "", schema.published_int(str((meta or {}).get("published_at", ""))))
+    gone = [aid for aid in article_ids if aid not in rows]
+    if gone:
+        _regroup(store, collection, (), gone)
+    placed = [(aid, body, day) for aid, (body, day) in rows.items()]
+    for start in range(0, len(placed), 1000):
+        new = [_Node.new(aid, body, day) for aid, body, day in placed[start : start + 1000]]
+        _regroup(store, collection, new, ())
+    return len(article_ids)
+
+
+def _all_ids(store: ChromaStore, collection: Any) -> list[str]:
+    ids: list[str] = []
+    step = store._batch_size()
+    while True:
+        got = collection.get(include=[], limit=step, offset=len(ids))
+        if not got["ids"]:
+            return ids
+        ids.extend(got["ids"])
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+def story_of(store: ChromaStore, article_ids: Sequence[str]) -> dict[str, str]:
+    """The story id of each of these articles (those not grouped yet are left out)."""
+    nodes = _get(_collection(store), store, list(dict.fromkeys(article_ids)))
+    return {aid: n.story_id for aid, n in nodes.items() if n.story_id}
+
+
+def members(store: ChromaStore, story_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The article ids of each story, the original first, then by date."""
+    found = _members(_collection(store), story_ids)
+    out: dict[str, list[_Node]] = {}
+    for node in found.values():
+        out.setdefault(node.story_id, []).append(node)
+    return {s: [n.article_id for n in sorted(ns, key=_Node.order)] for s, ns in out.items()}
+
+
+def grouped(store: ChromaStore, *, min_copies: int = 1) -> dict[str, list[str]]:
+    """Every story of at least `min_copies` copies, by id: its article ids, original first."""
+    collection = _collection(store)
+    if min_copies > 1:
+        where = {"$and": [{"original": True}, {"size": {"$gte": min_copies}}]}
+        originals = collection.get(where=where, include=[])["ids"]
+        story_ids = [story_id_for(aid) for aid in originals]
+        return members(store, story_ids)
+    stories: dict[str, list[_Node]] = {}
+    step = store._batch_size()
+    offset = 0
+    while True:
+        got = collection.get(include=["metadatas"], limit=step, offset=offset)
+        if not got["ids"]:
+            break
+        for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
+            node = _Node.stored(aid, None, meta)
+            stories.setdefault(node.story_id, []).append(node)
+        offset += len(got["ids"])
+    return {s: [n.article_id for n in sorted(ns, key=_Node.order)] for s, ns in stories.items()}
+
+
+def count(store: ChromaStore) -> int:
+    """How many stories the index holds (one original each)."""
+    return len(_collection(store).get(where={"original": True}, include=[])["ids"])
