@@ -469,6 +469,10 @@ def _print_answer(answer: Answer) -> None:
         click.echo(f"[{c.n}] {_safe(c.title)}" + (f" ({_safe(meta)})" if meta else ""))
         if c.url:
             click.echo(f"    {_safe(c.url)}")
+        if c.also_reported_by:
+            from .stories import also_in
+
+            click.echo(f"    also in: {_safe(', '.join(also_in(c.also_reported_by)))}")
         click.echo(f'    "{_safe(c.quote)}"')
     if answer.unsupported:
         heading = (
@@ -491,6 +495,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         _echo_json(s.to_dict())
         return
     click.echo(f"articles:        {s.articles}")
+    click.echo(f"stories:         {s.stories}")
     click.echo(f"chunks:          {s.chunks}")
     click.echo(f"embedding model: {s.embedding_model}")
     click.echo(f"store:           {s.store}")
@@ -528,6 +533,32 @@ def articles(ctx: click.Context, as_json: bool) -> None:
             f"{r.published_at or '----------'}  {_safe(r.source or '-')[:20]:20}  {_safe(r.title)}"
         )
         click.echo(f"            id: {_safe(r.id)}")
+
+
+@cli.command()
+@click.option(
+    "--min-copies",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Only stories run by at least this many articles.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def stories(ctx: click.Context, min_copies: int, as_json: bool) -> None:
+    """List the stories: copies of one report grouped, the most copied first."""
+    found = _assistant(ctx).stories(min_copies=min_copies)
+    if as_json:
+        _echo_json([story.to_dict() for story in found])
+        return
+    for story in found:
+        count = f"{len(story.copies)} cop{'y' if len(story.copies) == 1 else 'ies'}"
+        click.echo(f"{story.story_id}  {count}  {_safe(story.original.title)}")
+        for copy in story.copies:
+            click.echo(
+                f"  {copy.published_at or '----------'}  {_safe(copy.source or '-')[:20]:20}  "
+                f"{_safe(copy.article_id)}"
+            )
 
 
 @cli.command()

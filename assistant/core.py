@@ -40,6 +40,7 @@ from .models import Answer, AnswerChunk, Turn
 from .retrieval import Searcher
 from .retriever import NewsRetriever
 from .settings import Settings
+from .stories import Story, list_stories, with_copies
 from .support import SupportScorer
 from .text import MAX_QUESTION_CHARS, clean_question
 
@@ -61,11 +62,13 @@ class IndexStats:
     embedding_model: str
     store: str
     backend: str
+    stories: int = 0  # groups of copies of one report (an article alone is a story too)
 
     def to_dict(self) -> dict[str, Any]:
         """The `stats --json` object."""
         return {
             "articles": self.articles,
+            "stories": self.stories,
             "chunks": self.chunks,
             "sources": self.sources,
             "embedding_model": self.embedding_model,
@@ -186,6 +189,7 @@ class NewsAssistant:
         }
         for chunk in self.chain.stream(inputs):
             if chunk.answer is not None:
+                chunk.answer = with_copies(chunk.answer, self.store)
                 chunk.answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
             yield chunk
 
@@ -371,7 +375,13 @@ class NewsAssistant:
             embedding_model=self.store.embedding_model,
             store=self.store.location,
             backend=self.backend_label,
+            stories=self.store.story_count(),
         )
+
+    def stories(self, *, min_copies: int = 1) -> list[Story]:
+        """The stories (copies of one report grouped), the most copied first; `min_copies`
+        leaves out stories run by fewer outlets."""
+        return list_stories(self.store, min_copies=min_copies)
 
     @property
     def backend_label(self) -> str:

@@ -6,10 +6,21 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-__all__ = ["REFUSAL", "Answer", "AnswerChunk", "Citation", "Turn"]
+__all__ = ["REFUSAL", "Answer", "AnswerChunk", "Citation", "ReportedBy", "Turn"]
 
 # What every backend says when the indexed articles do not hold the answer.
 REFUSAL = "The indexed articles do not cover this."
+
+
+class ReportedBy(BaseModel):
+    """Another outlet's copy of a cited article (the same story, syndicated)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    source: str
+    published_at: str
+    url: str
 
 
 class Citation(BaseModel):
@@ -28,6 +39,9 @@ class Citation(BaseModel):
     start: int
     end: int
     score: float
+    # The story the cited article belongs to and its other copies (index.stories).
+    story_id: str = ""
+    also_reported_by: tuple[ReportedBy, ...] = ()
 
 
 class Answer(BaseModel):

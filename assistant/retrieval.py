@@ -22,6 +22,7 @@ from index.schema import date_to_int, published_int
 
 from .dates import DateIntent, resolve_dates
 from .parts import OutletNames, Part, split_question
+from .stories import one_per_story
 
 if TYPE_CHECKING:
     from index.keyword import KeywordIndex
@@ -218,6 +219,7 @@ class Searcher:
         article_ids = list(
             dict.fromkeys([c.article_id for c in picked if c] + [c.article_id for c in ranked])
         )
+        ranked = one_per_story(self.store, ranked, first=picked)  # copies: one per story
         chosen = self._diverse(ranked, k, first=[c for c in picked if c is not None])
         self._fill_hits(chosen)
         chosen = [c for c in chosen if c.hit is not None]

@@ -544,6 +544,16 @@ class ChromaStore:
             return stories.grouped(self, min_copies=min_copies)
 
     @_retrying
+    def rows(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """The bookkeeping rows of these articles, by id (articles not indexed are left out)."""
+        found: dict[str, ArticleRecord] = {}
+        ids = list(dict.fromkeys(article_ids))
+        with _failing(f"cannot read article rows from {self.location}"):
+            for start in range(0, len(ids), _IN_LIMIT):
+                found.update(self._rows(ids[start : start + _IN_LIMIT]))
+        return found
+
+    @_retrying
     def story_count(self) -> int:
         """How many stories the indexed articles make."""
         with _failing(f"cannot read stories from {self.location}"):

@@ -30,6 +30,7 @@ from markupsafe import Markup
 from ..dates import format_date
 from ..markers import MARKERS
 from ..models import Answer, Citation
+from ..stories import also_in
 from .chat import ChatTurn
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ def _templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
+        also_in=also_in,
         breaks=_breaks,
         day=lambda iso: format_date(iso or "", short=True),
         joined=_joined,
