@@ -9,9 +9,10 @@ values (an estimate of the Jaccard similarity of their shingles). A story is a c
 group of copies; its original is the earliest copy (by publication date, then id), and
 its id is derived from the original's, so rebuilding the grouping gives the same ids.
 
-The state lives in the store, in the `<name>-stories` collection: one row per article,
-its signature as the document and, as metadata, its story id, whether it is the
-original, the story's size, its date and one key per band. A new article's candidates are
+The state lives in the store, in the `<name>-stories` collection: one row per article
+whose metadata holds its signature (base64; not the document, which Chroma would index
+for full-text search), its story id, whether it is the original, the story's size, its
+date and one key per band. A new article's candidates are
 found by a metadata filter on its band keys (no scan of the index, and the same against a
 Chroma server); adding, changing or removing an article regroups only the stories it
 touches. `ChromaStore` calls `place` and `drop` inside its journaled writes and removals,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,11 +60,12 @@ MATCH = 0.5
 # Fewer shingles than this and the text says too little to call anything a copy of it.
 MIN_SHINGLES = 8
 # Stored with the collection: signatures made another way are made again.
-SCHEME = f"minhash-affine32-seed1-{NUM_PERM}p-{SHINGLE_WORDS}w-{BANDS}x{ROWS}"
+SCHEME = f"crc32poly-minhash-affine32-seed1-{NUM_PERM}p-{SHINGLE_WORDS}w-{BANDS}x{ROWS}"
 _SCHEME_KEY = "scheme"
 _QUERY_ARTICLES = 100  # articles whose band keys go into one candidate query
 _IN_LIMIT = 500
 _WORD = re.compile(r"\w+")
+_POLY = 0x100000001B3  # the FNV-1 64-bit prime: a multiplier that spreads the words' bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ class _Hasher:
 
     template: Any = None
 
-    def minhash(self, values: Sequence[bytes]) -> Any:
+    def minhash(self, values: np.ndarray) -> Any:
         from datasketch import MinHash
 
         if self.template is None:
@@ -125,31 +128,57 @@ class _Hasher:
             seed=1,
             scheme="affine32",
             permutations=self.template.permutations,
+            hashfunc=_as_is,
         )
-        m.update_batch(values)
+        m.update_batch(values.tolist())
         return m
+
+
+def _as_is(value: int) -> int:
+    """The shingles come hashed already (see `shingle_hashes`)."""
+    return value
 
 
 _HASHER = _Hasher()
 
 
-def shingles(text: str) -> set[bytes]:
-    """The text's five-word shingles, lower-cased, punctuation ignored."""
-    words = _WORD.findall(text.lower())
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def shingles(text: str) -> set[str]:
+    """The text's five-word shingles, lower-cased, punctuation ignored (for reading;
+    signatures hash them without building the strings)."""
+    words = _words(text)
     if len(words) < SHINGLE_WORDS:
-        return {" ".join(words).encode("utf-8")} if words else set()
-    return {
-        " ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8")
-        for i in range(len(words) - SHINGLE_WORDS + 1)
-    }
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """A 32-bit hash of each five-word shingle: each word's CRC-32, combined over the
+    window as a polynomial (mod 2^64), the top 32 bits kept; datasketch mixes them again
+    before its permutations. The same shingle always gets the same hash, in any process."""
+    import numpy as np
+
+    words = _words(text)
+    if not words:
+        return np.zeros(0, dtype=np.uint32)
+    h = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), np.uint64, len(words))
+    width = min(SHINGLE_WORDS, len(words))
+    count = len(words) - width + 1
+    acc = np.zeros(count, dtype=np.uint64)
+    for j in range(width):
+        acc = acc * np.uint64(_POLY) + h[j : j + count] + np.uint64(1)
+    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
 
 
 def signature(text: str) -> np.ndarray | None:
     """The MinHash signature of a body (None when it is too short to group)."""
-    found = shingles(text)
-    if len(found) < MIN_SHINGLES:
+    hashes = shingle_hashes(text)
+    if len(hashes) < MIN_SHINGLES:
         return None
-    values: np.ndarray = _HASHER.minhash(sorted(found)).hashvalues
+    values: np.ndarray = _HASHER.minhash(hashes).hashvalues
     return values
 
 
@@ -212,9 +241,9 @@ class _Node:
         return cls(article_id, published, sig, band_keys(sig) if sig is not None else [])
 
     @classmethod
-    def stored(cls, article_id: str, document: str | None, meta: dict[str, Any] | None) -> _Node:
+    def stored(cls, article_id: str, meta: dict[str, Any] | None) -> _Node:
         meta = meta or {}
-        sig = _decode(document)
+        sig = _decode(str(meta.get("signature", "")))
         return cls(
             article_id,
             int(meta.get("published_int", 0)),
@@ -231,6 +260,7 @@ class _Node:
             "original": self.original,
             "size": self.size,
             "published_int": self.published,
+            "signature": _encode(self.sig),
         }
         meta.update({_band(i): key for i, key in enumerate(self.keys)})
         return meta
@@ -250,8 +280,7 @@ def _collection(store: ChromaStore) -> Any:
 
 def _nodes(got: dict[str, Any]) -> dict[str, _Node]:
     return {
-        aid: _Node.stored(aid, doc, meta)
-        for aid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        aid: _Node.stored(aid, meta) for aid, meta in zip(got["ids"], got["metadatas"], strict=True)
     }
 
 
@@ -259,9 +288,7 @@ def _get(collection: Any, store: ChromaStore, ids: Sequence[str]) -> dict[str, _
     found: dict[str, _Node] = {}
     step = min(store._batch_size(), _IN_LIMIT)
     for start in range(0, len(ids), step):
-        got = collection.get(
-            ids=list(ids[start : start + step]), include=["documents", "metadatas"]
-        )
+        got = collection.get(ids=list(ids[start : start + step]), include=["metadatas"])
         found.update(_nodes(got))
     return found
 
@@ -272,7 +299,7 @@ def _members(collection: Any, story_ids: Iterable[str]) -> dict[str, _Node]:
     for start in range(0, len(wanted), _IN_LIMIT):
         part = wanted[start : start + _IN_LIMIT]
         where = {"story_id": part[0]} if len(part) == 1 else {"story_id": {"$in": part}}
-        found.update(_nodes(collection.get(where=where, include=["documents", "metadatas"])))
+        found.update(_nodes(collection.get(where=where, include=["metadatas"])))
     return found
 
 
@@ -285,7 +312,7 @@ def _candidates(collection: Any, nodes: Sequence[_Node]) -> dict[str, _Node]:
         where = {
             "$or": [{_band(i): {"$in": sorted({n.keys[i] for n in part})}} for i in range(BANDS)]
         }
-        found.update(_nodes(collection.get(where=where, include=["documents", "metadatas"])))
+        found.update(_nodes(collection.get(where=where, include=["metadatas"])))
     return found
 
 
@@ -331,7 +358,6 @@ def _save(collection: Any, store: ChromaStore, nodes: Sequence[_Node]) -> None:
         part = nodes[start : start + step]
         collection.upsert(
             ids=[n.article_id for n in part],
-            documents=[_encode(n.sig) or " " for n in part],
             metadatas=[n.metadata() for n in part],
             embeddings=[[1.0]] * len(part),
         )
@@ -470,7 +496,7 @@ def grouped(store: ChromaStore, *, min_copies: int = 1) -> dict[str, list[str]]:
         if not got["ids"]:
             break
         for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
-            node = _Node.stored(aid, None, meta)
+            node = _Node.stored(aid, meta)
             stories.setdefault(node.story_id, []).append(node)
         offset += len(got["ids"])
     return {s: [n.article_id for n in sorted(ns, key=_Node.order)] for s, ns in stories.items()}
