@@ -317,3 +317,53 @@ def test_a_story_held_together_by_one_copy_splits_when_it_goes(tmp_path, embedde
     remove(["b"], store=store)
     assert sorted(grouping(store).values()) == [["a"], ["c"]]
     assert store.story_of(["c"])["c"] == story_index.story_id_for("c")
+
+
+def test_stories_made_another_way_are_regrouped(tmp_path, news, embedder):
+    """Signatures are only comparable when made the same way: a stories collection marked
+    with another scheme is dropped and rebuilt at the next ingest."""
+    store = ChromaStore(path=tmp_path / "data", embedding_model=embedder.model_name)
+    ingest([news], store=store, embedder=embedder)
+    before = grouping(store)
+    collection = story_index._collection(store)
+    collection.modify(metadata={"scheme": "an-older-scheme"})
+    collection.update(ids=["copy-a"], metadatas=[{"story_id": "stale"}])
+    ingest([news], store=store, embedder=embedder)
+    assert story_index._collection(store).metadata["scheme"] == story_index.SCHEME
+    assert grouping(store) == before
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_stories_live_on_the_chroma_server(chroma_server, news, embedder, tmp_path):
+    """Against a real `chroma run`: one client ingests, another (a separate process)
+    removes, and a third sees the stories as they are, with nothing stored locally."""
+    from conftest import run_cli, unique_collection
+
+    host, port = chroma_server
+    collection = unique_collection()
+    store = ChromaStore(
+        host=host, port=port, collection=collection, embedding_model=embedder.model_name
+    )
+    ingest([news], store=store, embedder=embedder)
+    story = story_index.story_id_for("wire")
+    env = {
+        "ASSISTANT_CHROMA_HOST": host,
+        "ASSISTANT_CHROMA_PORT": str(port),
+        "ASSISTANT_COLLECTION": collection,
+        "ASSISTANT_DATA_DIR": str(tmp_path / "local"),
+    }
+    listed = json.loads(run_cli(["stories", "--json", "--min-copies", "2"], env=env).stdout)
+    assert [(s["story_id"], len(s["copies"])) for s in listed] == [(story, 3)]
+
+    removed = run_cli(["remove", "wire"], env=env, process=True)
+    assert removed.returncode == 0, removed.stderr
+    other = ChromaStore(
+        host=host, port=port, collection=collection, embedding_model=embedder.model_name
+    )
+    after = other.story_of(["copy-a", "copy-b"])
+    assert after["copy-a"] == after["copy-b"] == story_index.story_id_for("copy-a")
+    assert other.story_members([story]) == {}
+    stats = json.loads(run_cli(["stats", "--json"], env=env).stdout)
+    assert (stats["articles"], stats["stories"]) == (4, 3)
+    assert not (tmp_path / "local" / "chroma").exists()
