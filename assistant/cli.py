@@ -609,6 +609,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     serve_ui(assistant, host=host or assistant.settings.host, port=port or assistant.settings.port)
 
 
+@cli.command("mcp")
+@click.pass_context
+def mcp_command(ctx: click.Context) -> None:
+    """Serve the Model Context Protocol over stdio, for desktop assistants and agents
+    (tools: ask, search, get_article, list_sources; `serve` offers it at /mcp too)."""
+    from .mcp_server import build_mcp
+
+    assistant = _assistant(ctx)
+    assistant.require_index()
+    build_mcp(assistant).run("stdio")
+
+
 @cli.command("eval")
 @click.option(
     "--articles",

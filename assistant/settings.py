@@ -111,8 +111,25 @@ class Settings(BaseSettings):
         None,
         description="ASSISTANT_RERANKER: cross-encoder model name or folder (unset: no re-ranking)",
     )
-    host: str = Field("127.0.0.1", description="ASSISTANT_HOST: address the web UI binds to")
-    port: int = Field(7860, ge=0, le=65535, description="ASSISTANT_PORT: port of the web UI")
+    # Gradio's own variables (as on Hugging Face Spaces) are read too; ASSISTANT_* win.
+    host: str = Field(
+        "127.0.0.1",
+        validation_alias=AliasChoices("ASSISTANT_HOST", "GRADIO_SERVER_NAME"),
+        description="ASSISTANT_HOST (or GRADIO_SERVER_NAME): address the web UI binds to",
+    )
+    port: int = Field(
+        7860,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("ASSISTANT_PORT", "GRADIO_SERVER_PORT"),
+        description="ASSISTANT_PORT (or GRADIO_SERVER_PORT): port of the web UI",
+    )
+    api_keys: SecretStr | None = Field(
+        None,
+        description="ASSISTANT_API_KEYS: comma-separated Bearer tokens for the server's "
+        "OpenAI-compatible API (/v1) and MCP endpoint (/mcp); required when it listens on "
+        "a non-loopback address",
+    )
     auth: SecretStr | None = Field(
         None,
         description="ASSISTANT_AUTH: user:password pairs, comma-separated; the web UI and its "
@@ -125,7 +142,13 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "chroma_host", "openai_base_url", "reranker", "auth", "auth_file", mode="before"
+        "chroma_host",
+        "openai_base_url",
+        "reranker",
+        "auth",
+        "auth_file",
+        "api_keys",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -147,6 +170,24 @@ class Settings(BaseSettings):
         if self.chroma_auth_header.lower() == "authorization":
             return {"Authorization": f"Bearer {token}"}
         return {self.chroma_auth_header: token}
+
+    def keys(self) -> list[str]:
+        """The API keys of ASSISTANT_API_KEYS (empty when unset). ConfigError for a key
+        with spaces inside, which no Authorization header can carry."""
+        if self.api_keys is None:
+            return []
+        keys = [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+        for i, key in enumerate(keys, start=1):
+            if any(ch.isspace() for ch in key):
+                raise ConfigError(
+                    f"ASSISTANT_API_KEYS: key {i} contains a space; separate keys with commas "
+                    "and use keys without spaces"
+                )
+        if not keys:
+            raise ConfigError(
+                "ASSISTANT_API_KEYS has no key; write e.g. ASSISTANT_API_KEYS=key1,key2 or unset it"
+            )
+        return keys
 
     def logins(self) -> list[tuple[str, str]]:
         """The (user, password) pairs of ASSISTANT_AUTH and ASSISTANT_AUTH_FILE; empty when
@@ -239,4 +280,5 @@ def load_settings(**overrides: Any) -> Settings:
             "OpenAI-compatible server); or set ASSISTANT_LLM=extractive to answer offline"
         )
     settings.logins()  # a malformed login or an unreadable file fails now, not at launch
+    settings.keys()
     return settings

@@ -253,7 +253,13 @@ def _start_app(tmp_path: Path, env: dict[str, str], until: str) -> tuple[subproc
 
 @pytest.mark.slow
 def test_app_py_warns_when_exposed_without_a_login(tmp_path, sample_dir):
-    env = _app_env(tmp_path, sample_dir, ASSISTANT_HOST="0.0.0.0", ASSISTANT_PORT=str(free_port()))
+    env = _app_env(
+        tmp_path,
+        sample_dir,
+        ASSISTANT_HOST="0.0.0.0",
+        ASSISTANT_PORT=str(free_port()),
+        ASSISTANT_API_KEYS="api-key",  # off loopback the server needs them for /v1 and /mcp
+    )
     proc, log = _start_app(tmp_path, env, "warning:")
     proc.terminate()
     proc.wait(timeout=30)
@@ -273,6 +279,7 @@ def test_app_py_with_a_login_file_requires_it_and_does_not_warn(tmp_path, sample
         ASSISTANT_HOST="0.0.0.0",
         ASSISTANT_PORT=str(port),
         ASSISTANT_AUTH_FILE=str(logins),
+        ASSISTANT_API_KEYS="api-key",
     )
     proc, log = _start_app(tmp_path, env, f":{port}")
     try:

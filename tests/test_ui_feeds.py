@@ -65,6 +65,7 @@ class Served:
             "ASSISTANT_DATA_DIR": str(self.data),
             "ASSISTANT_LLM": "extractive",
             "PYTHONUNBUFFERED": "1",
+            "ASSISTANT_API_KEYS": "api-key",  # needed off loopback (for /v1 and /mcp)
             **env,
         }
         command = ["serve", "--host", host, "--port", str(self.port)]

@@ -1,6 +1,10 @@
 """Serving the page: `launch` (one app, on host:port), `serve` (build, launch, answer the
 CLI, until interrupted) and the warning for a page others can reach without a login.
 
+Machine interfaces: `serve` also answers the OpenAI chat API at `/v1` (assistant/chat_api.py)
+and MCP at `/mcp` (assistant/mcp_server.py), behind ASSISTANT_API_KEYS or the login; bound to
+a non-loopback address it refuses to start without API keys.
+
 Exposure: `serve` binds where ASSISTANT_HOST says (127.0.0.1 by default), asks for a login
 when ASSISTANT_AUTH / ASSISTANT_AUTH_FILE are set (the page and every API route), and warns
 when it is reachable from other machines without one. Bound to anything but loopback, its web
@@ -28,6 +32,7 @@ from .app import build_app, static
 from .uploads import UPLOAD_CAP_FACTOR
 
 if TYPE_CHECKING:
+    from ..access import Access
     from ..core import NewsAssistant
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "is_loopback",
     "launch",
     "serve",
+    "serve_api",
     "serve_cli",
 ]
 
@@ -122,10 +128,13 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
     Bound to a non-loopback address, the assistant's fetches refuse non-public addresses
     (unless ASSISTANT_FETCH_PRIVATE). The followed feeds are synced in the background every
     ASSISTANT_SYNC_MINUTES (see `BackgroundSync`), until the server stops."""
+    from ..access import Access, require_keys
     from ..schedule import BackgroundSync
 
     settings = assistant.settings
     logins = settings.logins()
+    access = Access(keys=settings.keys(), logins=logins)
+    require_keys(host, access.keys, loopback=is_loopback(host))
     warning = exposure_warning(host, login=bool(logins))
     if warning:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -146,6 +155,7 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
         app, host=host, port=port, max_file_mb=settings.max_file_mb, auth=logins, block=False
     )
     entry = serve_cli(app, assistant, url=url)
+    serve_api(app, assistant, host=host, access=access)
     background = BackgroundSync(assistant, minutes=settings.sync_minutes)
     background.start()
     if settings.sync_minutes > 0:
@@ -198,6 +208,19 @@ def serve_cli(app: gr.Blocks, assistant: NewsAssistant, *, url: str) -> ServerFi
     routes = app.server_app.router.routes
     routes.insert(0, routes.pop())
     return entry
+
+
+def serve_api(app: gr.Blocks, assistant: NewsAssistant, *, host: str, access: Access) -> None:
+    """Add the machine interfaces: the OpenAI-compatible API at `/v1` and the MCP server
+    over streamable HTTP at `/mcp`, both behind `access` (the API keys and logins)."""
+    from starlette.routing import Route
+
+    from ..chat_api import add_chat_api
+    from ..mcp_server import mcp_http_app
+
+    add_chat_api(app.server_app, assistant, access=access)
+    endpoint = mcp_http_app(assistant, access=access, host=host)
+    app.server_app.router.routes.insert(0, Route("/mcp", endpoint=endpoint))
 
 
 def _loopback_url(url: str) -> str:
