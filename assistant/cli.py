@@ -1,5 +1,5 @@
-"""The `assistant` command: ingest, feeds, sync, watch, ask, stats, articles, remove, serve,
-eval.
+"""The `assistant` command: ingest, feeds, sync, watch, ask, stats, articles, stories, remove,
+serve, mcp, eval.
 
 Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
 2 for usage and configuration errors.

@@ -20,6 +20,7 @@ from index.errors import UsageError
 from index.ingestion import IngestReport
 
 from ..core import NewsAssistant
+from ..export import answer_markdown
 from ..models import Turn
 from ..text import clean_question
 from .chat import MAX_STORED_TURNS, ChatTurn, Filters, dump_turns, load_turns
@@ -395,12 +396,14 @@ class UIHandlers:
         history: list[list[str]] | None = None,
     ) -> dict[str, Any]:
         """Answer a question from the indexed articles: the answer text with [n] markers,
-        `refused`, `unsupported` sentences and `citations` (article, quote, offsets)."""
+        `refused`, `unsupported` sentences, `citations` (article, quote, offsets) and
+        `markdown` (the answer with footnote citations)."""
         filters = Filters.parse(outlets, since, until)
         answer = self.assistant.ask(
             question, history=api_history(history), where=filters.search_filter()
         )
-        return {**answer.model_dump(), "filters": filters.to_dict()}
+        markdown = answer_markdown(answer)
+        return {**answer.model_dump(), "filters": filters.to_dict(), "markdown": markdown}
 
     @reported("listing the articles")
     def articles(self) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..dates import format_date
+from ..export import answer_markdown
 from ..markers import MARKERS
 from ..models import Answer, Citation
 from ..stories import also_in
@@ -240,7 +241,8 @@ def render_answer(turn: ChatTurn, index: int) -> str:
         searched = ""
     cited = _cited_articles(answer) if answer.citations and not answer.refused else []
     spans = [] if answer.refused else _answer_spans(answer)
-    return _macro("chat.html", "answer", turn, index, spans, cited, searched)
+    markdown = "" if answer.refused else answer_markdown(answer)
+    return _macro("chat.html", "answer", turn, index, spans, cited, searched, markdown)
 
 
 def render_user(question: str) -> str:

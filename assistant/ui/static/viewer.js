@@ -33,3 +33,38 @@ watch("value", () => {
     element.scrollIntoView({ block: "start", behavior: "smooth" });
   }
 });
+
+// "Copy as Markdown" and "Download .md" under each answer: the Markdown is the answer's
+// <pre class="md-text"> (rendered by the server); without clipboard access (a page served
+// over plain http to another machine) the Markdown is shown so it can be copied by hand.
+if (!window.newsAssistantMarkdownListener) {
+  window.newsAssistantMarkdownListener = true;
+  document.addEventListener("click", (event) => {
+    const link =
+      event.target instanceof Element ? event.target.closest("a.md-copy, a.md-download") : null;
+    if (!link) return;
+    event.preventDefault();
+    const box = link.closest(".answer-export")?.querySelector("details");
+    const text = box?.querySelector("pre.md-text")?.textContent || "";
+    if (link.classList.contains("md-download")) {
+      const url = URL.createObjectURL(new Blob([text], { type: "text/markdown" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = "answer.md";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      return;
+    }
+    const done = () => {
+      link.textContent = "Copied";
+      setTimeout(() => (link.textContent = "Copy as Markdown"), 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, () => box && (box.open = true));
+    } else if (box) {
+      box.open = true;
+    }
+  });
+}
