@@ -43,6 +43,7 @@ bench: install
 	$(PY) bench/quality.py
 	$(PY) bench/cli.py
 	$(PY) bench/sync.py
+	$(PY) bench/copies.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

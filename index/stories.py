@@ -449,6 +449,7 @@ def _replace(store: ChromaStore, collection: Any, article_ids: list[str]) -> int
     for start in range(0, len(placed), 1000):
         new = [_Node.new(aid, body, day) for aid, body, day in placed[start : start + 1000]]
         _regroup(store, collection, new, ())
+        store.keep_alive()  # a large index takes minutes: the lease on a server must hold
     return len(article_ids)
 
 

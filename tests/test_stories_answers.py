@@ -13,6 +13,7 @@ from test_stories import COPY_A, COPY_B, OTHER, OWN_REPORT, WIRE, body, write_ar
 from test_ui_render import BODY, citation, record, turn
 
 from assistant.models import ReportedBy
+from assistant.ui.chat import dump_turns, load_turns
 from assistant.ui.render import render_answer, render_viewer
 from index import stories as story_index
 
@@ -154,3 +155,15 @@ def test_the_ui_shows_the_other_outlets_under_the_source_and_in_the_viewer():
     plain = render_answer(turn("GEM is Chinese [1].", [citation()]), 0)
     assert "source-also" not in plain
     assert "viewer-also" not in render_viewer(citation(), turn=0, record=record(), body=BODY)
+
+
+def test_the_copies_survive_the_conversation_stored_in_the_browser():
+    cited = citation(story_id="story-1", also_reported_by=COPIES)
+    stored = dump_turns([turn("GEM is Chinese [1].", [cited])])
+    loaded = load_turns(stored)
+    assert loaded[0].answer.citations == [cited]
+    # A tampered list of copies drops that turn, not the chat.
+    for bad in ("Metro Daily", [{"article_id": 5}], ["x"]):
+        tampered = json.loads(json.dumps(stored))
+        tampered[0]["answer"]["citations"][0]["also_reported_by"] = bad
+        assert load_turns([*tampered, *stored]) == loaded

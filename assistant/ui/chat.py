@@ -12,7 +12,7 @@ from index.errors import UsageError
 from index.models import SearchFilter
 
 from ..dates import format_date
-from ..models import Answer, Citation
+from ..models import Answer, Citation, ReportedBy
 
 __all__ = ["MAX_STORED_TURNS", "ChatTurn", "Filters", "dump_turns", "load_turns"]
 
@@ -126,7 +126,16 @@ def _citation_from(data: Any) -> Citation:
         start=_int(data["start"]),
         end=_int(data["end"]),
         score=float(score),
+        story_id=_str(data.get("story_id", "")),
+        also_reported_by=tuple(_reported_by_from(r) for r in data.get("also_reported_by") or []),
     )
+
+
+def _reported_by_from(data: Any) -> ReportedBy:
+    if not isinstance(data, dict):
+        raise TypeError("a copy must be an object")
+    fields = ("article_id", "source", "published_at", "url")
+    return ReportedBy(**{key: _str(data.get(key, "")) for key in fields})
 
 
 def _turn_from(data: Any) -> ChatTurn:
