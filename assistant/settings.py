@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -262,6 +263,14 @@ def _parse_logins(
     return pairs
 
 
+def _gradio_name(name: str) -> str:
+    """The variable a host or port came from: Gradio's when the assistant's own is unset."""
+    gradio = {"ASSISTANT_HOST": "GRADIO_SERVER_NAME", "ASSISTANT_PORT": "GRADIO_SERVER_PORT"}
+    if name in gradio and name not in os.environ and gradio[name] in os.environ:
+        return gradio[name]
+    return name
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus `overrides`; a bad value is a ConfigError that
     names the variable and says what it accepts."""
@@ -272,6 +281,7 @@ def load_settings(**overrides: Any) -> Settings:
         for err in e.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
             name = field.upper() if field.isupper() else f"ASSISTANT_{field.upper()}"
+            name = _gradio_name(name)
             problems.append(f"{name}={err.get('input')!r}: {err['msg']}")
         raise ConfigError("bad setting: " + "; ".join(problems)) from e
     if settings.llm == "openai" and not (settings.openai_api_key or settings.openai_base_url):
