@@ -32,7 +32,7 @@ from index import SearchFilter
 from index.errors import AssistantError, UsageError, UserError
 
 from .access import Access
-from .export import answer_with_sources
+from .export import SOURCES_HEADING, answer_with_sources
 from .models import Answer, Turn
 
 if TYPE_CHECKING:
@@ -118,7 +118,8 @@ def parse_request(body: Any) -> dict[str, Any]:
         if role == "user":
             pending = text
         elif role == "assistant" and pending is not None:
-            history.append(Turn(pending, text))
+            # Our own replies end with their Sources list: the answer is what came before.
+            history.append(Turn(pending, text.partition(SOURCES_HEADING)[0].strip()))
             pending = None
     sources = body.get("sources") or []
     if isinstance(sources, str):

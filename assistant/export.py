@@ -16,7 +16,16 @@ from urllib.parse import quote, urlsplit
 
 from .models import Answer, Citation
 
-__all__ = ["answer_markdown", "answer_with_sources", "markdown_link", "markdown_text"]
+__all__ = [
+    "SOURCES_HEADING",
+    "answer_markdown",
+    "answer_with_sources",
+    "markdown_link",
+    "markdown_text",
+]
+
+# What separates an answer from its Sources list in `answer_with_sources`.
+SOURCES_HEADING = "\n\n**Sources**\n\n"
 
 # Characters a URL keeps as they are; spaces and parentheses (which end a Markdown link)
 # are percent-encoded.
@@ -111,12 +120,12 @@ def answer_with_sources(answer: Answer) -> str:
     outlet and date, and the quoted sentence."""
     blocks = [_with_markers(answer, "[{n}]"), *_notes(answer)]
     if answer.citations:
-        lines = ["**Sources**", ""]
+        lines = []
         for c in answer.citations:
             where = _where(c)
             lines.append(
                 f"{c.n}. {markdown_link(c.title, c.url)}" + (f" ({where})" if where else "")
             )
             lines.append(f"   > {markdown_text(_one_line(c.quote))}")
-        blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) + SOURCES_HEADING + "\n".join(lines)
     return "\n\n".join(blocks)
