@@ -11,8 +11,8 @@ its id is derived from the original's, so rebuilding the grouping gives the same
 
 The state lives in the store, in the `<name>-stories` collection: one row per article
 whose metadata holds its signature (base64; not the document, which Chroma would index
-for full-text search), its story id, whether it is the original, the story's size, its
-date and one key per band. A new article's candidates are
+for full-text search), its story id, whether it is the original, its date and one key per
+band; the original's row also holds the story's size. A new article's candidates are
 found by a metadata filter on its band keys (no scan of the index, and the same against a
 Chroma server); adding, changing or removing an article regroups only the stories it
 touches. `ChromaStore` calls `place` and `drop` inside its journaled writes and removals,
@@ -348,8 +348,22 @@ def _group(nodes: dict[str, _Node]) -> None:
     for group in groups.values():
         group.sort(key=_Node.order)
         story = story_id_for(group[0].article_id)
+        # The size is kept on the original only: a new copy rewrites two rows, not all.
         for i, node in enumerate(group):
-            node.story_id, node.original, node.size = story, i == 0, len(group)
+            node.story_id, node.original, node.size = story, i == 0, len(group) if i == 0 else 0
+
+
+def _copy_of_any(node: _Node, new: Sequence[_Node]) -> bool:
+    """True when `node` shares a band with one of `new` and is as alike as a copy."""
+    if node.sig is None:
+        return False
+    keys = set(enumerate(node.keys))
+    return any(
+        n.sig is not None
+        and not keys.isdisjoint(enumerate(n.keys))
+        and similarity(node.sig, n.sig) >= MATCH
+        for n in new
+    )
 
 
 def _save(collection: Any, store: ChromaStore, nodes: Sequence[_Node]) -> None:
@@ -370,8 +384,8 @@ def _regroup(
     `gone` ones, regrouping only the stories either touches."""
     changing = {n.article_id for n in new} | set(gone)
     before = _get(collection, store, sorted(changing))
-    matched = _candidates(collection, new)
-    touched = {n.story_id for n in before.values()} | {n.story_id for n in matched.values()}
+    matched = [m for m in _candidates(collection, new).values() if _copy_of_any(m, new)]
+    touched = {n.story_id for n in before.values()} | {m.story_id for m in matched}
     old = _members(collection, touched)
     nodes = {aid: n for aid, n in old.items() if aid not in changing}
     nodes.update({n.article_id: n for n in new})
