@@ -2,8 +2,11 @@
 
 A request carries `Authorization: Bearer KEY` with a key of ASSISTANT_API_KEYS, or HTTP
 Basic with a login of ASSISTANT_AUTH / ASSISTANT_AUTH_FILE (the page's login). With
-neither configured, a server on loopback lets every request through; one bound to another
-address refuses to start (`require_keys`), so these interfaces are never open to a network.
+neither configured, a server on loopback answers requests addressed to a loopback name
+(`Host: 127.0.0.1:7860`, `localhost`): not those a reverse proxy forwards under a public
+name, nor a web page's through a DNS-rebinding name. A server bound to another address
+refuses to start without keys (`require_keys`), so these interfaces are never open to a
+network.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 
 from index.errors import ConfigError
 
-__all__ = ["Access", "require_keys"]
+__all__ = ["Access", "local_host", "require_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +34,11 @@ class Access:
         """True when no key or login is configured (only allowed on loopback)."""
         return not self.keys and not self.logins
 
-    def allows(self, authorization: str | None) -> bool:
-        """Whether an Authorization header value grants access."""
+    def allows(self, authorization: str | None, *, host: str | None = None) -> bool:
+        """Whether a request with this Authorization header (and, when no key or login is
+        configured, this Host header) may go through."""
         if self.open:
-            return True
+            return host is None or local_host(host)
         scheme, _, credentials = (authorization or "").strip().partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
@@ -52,6 +56,24 @@ class Access:
             return (
                 sum(secrets.compare_digest(pair, f"{u}:{p}".encode()) for u, p in self.logins) > 0
             )
+        return False
+
+
+def local_host(host: str) -> bool:
+    """Whether a Host header names this machine's loopback (`127.0.0.1:7860`, `[::1]`,
+    `localhost`)."""
+    import ipaddress
+
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else name[1:]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
         return False
 
 

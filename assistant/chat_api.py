@@ -45,6 +45,12 @@ __all__ = ["MODEL", "add_chat_api", "completion", "parse_request"]
 
 log = logging.getLogger("assistant.api")
 
+DENIED = (
+    "a valid API key is required: send `Authorization: Bearer KEY` with a key of the "
+    "server's ASSISTANT_API_KEYS (without keys, only requests to a loopback address such as "
+    "127.0.0.1 are answered)"
+)
+
 MODEL = "news-assistant"
 # The stream's content goes out in pieces of about this many characters.
 _PIECE = 48
@@ -207,14 +213,9 @@ def add_chat_api(app: FastAPI, assistant: NewsAssistant, *, access: Access) -> N
     from starlette.routing import Route
 
     def denied(request: Request) -> Response | None:
-        if access.allows(request.headers.get("authorization")):
+        if access.allows(request.headers.get("authorization"), host=request.headers.get("host")):
             return None
-        return _error(
-            401,
-            "a valid API key is required: send `Authorization: Bearer KEY` with a key of "
-            "the server's ASSISTANT_API_KEYS",
-            "invalid_request_error",
-        )
+        return _error(401, DENIED, "invalid_request_error")
 
     def model_card() -> dict[str, Any]:
         return {"id": MODEL, "object": "model", "created": 0, "owned_by": "news-assistant"}

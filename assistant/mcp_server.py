@@ -289,9 +289,16 @@ class _Mounted:
 
     def __init__(self, server: MCPServer[Any], *, access: Access, host: str) -> None:
         from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+        from mcp.server.transport_security import TransportSecuritySettings
 
+        # With keys or logins, a request that carries one is welcome under any Host (a
+        # reverse proxy's public name); without, `access` answers loopback names only, as
+        # the SDK's DNS-rebinding protection would.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         # Stateless, JSON replies: each request stands alone, so any worker may answer it.
-        server.streamable_http_app(stateless_http=True, json_response=True, host=host)
+        server.streamable_http_app(
+            stateless_http=True, json_response=True, host=host, transport_security=security
+        )
         self.manager = server.session_manager
         self.endpoint = StreamableHTTPASGIApp(self.manager)
         self.access = access
@@ -318,16 +325,14 @@ class _Mounted:
             return
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        if not self.access.allows(authorization):
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not self.access.allows(authorization, host=host):
             from starlette.responses import JSONResponse
 
+            from .chat_api import DENIED
+
             response = JSONResponse(
-                {
-                    "error": "a valid API key is required: send `Authorization: Bearer KEY` "
-                    "with a key of the server's ASSISTANT_API_KEYS"
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
+                {"error": DENIED}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
             await response(scope, receive, send)
             return

@@ -26,8 +26,19 @@ def test_keys_and_logins_grant_access():
     assert access.allows(_basic("alice", "pw:1"))
     assert not access.allows(_basic("alice", "pw")) and not access.allows(_basic("bob", "pw:1"))
     assert not access.allows("Basic not-base64!") and not access.allows("Basic " + "YWxpY2U=")
-    # Nothing configured: open (allowed only on loopback, see below).
-    assert Access().open and Access().allows(None)
+    # Keys or logins configured: the Host does not matter (a reverse proxy's public name).
+    assert access.allows("Bearer k1", host="news.example.org")
+
+
+def test_without_keys_only_requests_to_a_loopback_name_go_through():
+    # Nothing configured (allowed only on loopback, see below): open to this machine, but
+    # not to a reverse proxy's public name or a DNS-rebinding name pointing at 127.0.0.1.
+    open_ = Access()
+    assert open_.open
+    for host in ("127.0.0.1:7860", "127.0.0.1", "localhost:7860", "LOCALHOST", "[::1]:7860", "::1"):
+        assert open_.allows(None, host=host), host
+    for host in ("news.example.org", "evil.example:7860", "10.0.0.5:7860", "", "[fe80::1]:80"):
+        assert not open_.allows(None, host=host), host
 
 
 def test_off_loopback_the_server_needs_keys():

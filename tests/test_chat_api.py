@@ -148,6 +148,9 @@ def test_errors_in_openai_format(served):
     with pytest.raises(openai.AuthenticationError):
         wrong.models.list()
     assert httpx.get(f"{served.url}/v1/models").status_code == 401  # no key at all
+    # A reverse proxy's public name in Host is fine with a key.
+    proxied = {**served.auth, "Host": "news.example.org"}
+    assert httpx.get(f"{served.url}/v1/models", headers=proxied).status_code == 200
 
     with pytest.raises(openai.NotFoundError) as unknown:
         _client(served).chat.completions.create(
@@ -218,3 +221,18 @@ def test_serve_off_loopback_refuses_to_start_without_api_keys(tmp_path, sample_d
     assert done.returncode == 2, done.stderr
     assert "the server listens on 0.0.0.0" in done.stderr  # GRADIO_SERVER_NAME was read
     assert "set ASSISTANT_API_KEYS=" in done.stderr
+
+
+def test_without_keys_a_loopback_server_answers_this_machine_only(tmp_path, sample_dir):
+    with ServedAssistant(tmp_path, sample_dir, ASSISTANT_API_KEYS="") as served:
+        client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="anything", max_retries=0)
+        assert [m.id for m in client.models.list().data] == ["news-assistant"]
+        rebound = httpx.get(f"{served.url}/v1/models", headers={"Host": "evil.example:7860"})
+        assert rebound.status_code == 401
+        assert "only requests to a loopback address" in rebound.json()["error"]["message"]
+        mcp = httpx.post(
+            f"{served.url}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+            headers={"Host": "evil.example:7860"},
+        )
+        assert mcp.status_code == 401

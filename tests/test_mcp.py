@@ -161,3 +161,7 @@ def test_mcp_over_http_behind_the_api_keys(tmp_path, sample_dir):
             denied = httpx.post(url, json=body, headers=headers)
             assert denied.status_code == 401
             assert "ASSISTANT_API_KEYS" in denied.json()["error"]
+        # With a key, a request forwarded by a reverse proxy under a public name is served.
+        accept = {"Accept": "application/json, text/event-stream", "Host": "news.example.org"}
+        proxied = httpx.post(url, json=body, headers={**served.auth, **accept})
+        assert proxied.status_code == 200, proxied.text
