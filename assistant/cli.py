@@ -1,5 +1,5 @@
-"""The `assistant` command: ingest, feeds, sync, watch, ask, stats, articles, stories, remove,
-serve, mcp, eval.
+"""The `assistant` command: ingest, feeds, sync, watch, ask, timeline, stats, articles, stories,
+remove, serve, mcp, eval.
 
 Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
 2 for usage and configuration errors.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from index import IngestProgress, IngestReport, SyncProgress, SyncReport
 
     from .core import NewsAssistant
-    from .models import Answer, Turn
+    from .models import Answer, Timeline, Turn
     from .settings import Settings
 
 __all__ = ["cli", "main"]
@@ -483,6 +483,75 @@ def _print_answer(answer: Answer) -> None:
         click.echo(f"\n{heading}")
         for sentence in answer.unsupported:
             click.echo(f"  - {_safe(sentence)}")
+
+
+@cli.command()
+@click.argument("subject")
+@click.option("--source", "sources", multiple=True, help="Only this outlet (repeatable).")
+@click.option("--since", help="Only articles published on or after YYYY-MM-DD.")
+@click.option("--until", help="Only articles published on or before YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def timeline(
+    ctx: click.Context,
+    subject: str,
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """The dated events the articles report on SUBJECT, oldest first: one per story, each
+    the sentence that best states what happened, quoted with its source and the other
+    outlets that ran it."""
+    from index import SearchFilter
+
+    from .text import clean_question
+
+    subject = clean_question(subject)
+    since_day, until_day = _parse_date(since, "--since"), _parse_date(until, "--until")
+    if since_day and until_day and since_day > until_day:
+        raise click.BadParameter(
+            f"{since} is after --until {until}; swap them", param_hint="--since"
+        )
+    assistant = _assistant(ctx)
+    assistant.require_index()
+    found = assistant.timeline(
+        subject, where=SearchFilter(sources=sources, since=since_day, until=until_day)
+    )
+    if as_json:
+        _echo_json(found.model_dump())
+    else:
+        _print_timeline(found)
+
+
+def _print_timeline(found: Timeline) -> None:
+    from .dates import format_date
+    from .stories import also_in
+    from .timeline import describe_event
+
+    if not found.items:
+        click.echo(f"No indexed article reports events on {_safe(found.subject)!r}.")
+    for item in found.items:
+        c = item.citation
+        published = format_date(item.published_at) if item.published_at else "undated"
+        if item.event is not None:
+            click.echo(
+                f"{describe_event(item.event)}  (read from the text: “{_safe(item.event.phrase)}”; "
+                f"published {published})"
+            )
+        else:
+            click.echo(published)
+        click.echo(f"  [{c.n}] {_safe(c.source or '-')}: {_safe(c.title)}")
+        if c.also_reported_by:
+            click.echo(f"      also in: {_safe(', '.join(also_in(c.also_reported_by)))}")
+        if c.url:
+            click.echo(f"      {_safe(c.url)}")
+        if item.summary:
+            click.echo(f"      {_safe(item.summary)}")
+        click.echo(f'      "{_safe(c.quote)}"')
+        click.echo("")
+    for note in found.notes:
+        click.echo(f"Note: {_safe(note)}")
 
 
 @cli.command()

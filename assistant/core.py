@@ -36,13 +36,14 @@ from index import (
 from .backends import Backend, make_backend
 from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
-from .models import Answer, AnswerChunk, Turn
+from .models import Answer, AnswerChunk, Timeline, Turn
 from .retrieval import Searcher
 from .retriever import NewsRetriever
 from .settings import Settings
 from .stories import Story, list_stories, with_copies
 from .support import SupportScorer
 from .text import MAX_QUESTION_CHARS, clean_question
+from .timeline import build_timeline, chronology, timeline_answer
 
 __all__ = ["MAX_QUESTION_CHARS", "IndexStats", "NewsAssistant", "sample_corpus"]
 
@@ -178,8 +179,22 @@ class NewsAssistant:
         where: SearchFilter | None = None,
         today: date | None = None,
     ) -> Iterator[AnswerChunk]:
-        """Draft text as it is written, then a last chunk with the checked `Answer`."""
+        """Draft text as it is written, then a last chunk with the checked `Answer`. A
+        question that asks for a chronology ("what happened with X", "timeline of X") is
+        answered with the timeline (`form == "timeline"`)."""
         started = time.perf_counter()
+        asked = chronology(clean_question(question), today=today)
+        if asked is not None:
+            timeline = self.timeline(asked.subject, where=asked.where(where))
+            if asked.phrase:
+                timeline.notes.append(
+                    f"“{asked.phrase}” was read as {asked.describe()}; only articles "
+                    "published then are on the timeline"
+                )
+            answer = timeline_answer(clean_question(question), timeline)
+            answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
+            yield AnswerChunk(text=answer.answer, answer=answer)
+            return
         inputs: ChainInput = {
             "question": clean_question(question),
             "history": list(history),
@@ -208,6 +223,27 @@ class NewsAssistant:
             final = chunk.answer or final
         assert final is not None, "the chain always ends with an answer"
         return final
+
+    def timeline(self, subject: str, *, where: SearchFilter | None = None) -> Timeline:
+        """The dated events the indexed articles report on `subject`, oldest first: one item
+        per story, each the sentence that best states what happened, quoted and cited, with
+        the outlets that ran it (see assistant/timeline.py). With an LLM, items also get a
+        one-line summary when the checker finds their quote supports it.
+
+        Example:
+            for item in assistant.timeline("GEM recycling").items:
+                print(item.date, item.citation.source, item.citation.quote)
+        """
+        llm = self.settings.backend != "extractive"
+        return build_timeline(
+            clean_question(subject),
+            searcher=self.searcher,
+            quoter=self.quoter,
+            store=self.store,
+            where=where,
+            writer=self.backend if llm else None,
+            scorer=SupportScorer(self.embedder) if llm else None,
+        )
 
     def require_index(self) -> None:
         """UsageError when no article is indexed where the settings point: a question

@@ -91,6 +91,13 @@ def _notes(answer: Answer) -> list[str]:
     return lines
 
 
+def _as_list(answer: Answer, text: str) -> str:
+    """A timeline's lines (one dated event each) as a Markdown list; other answers as they are."""
+    if answer.form != "timeline" or answer.refused:
+        return text
+    return "\n".join(f"- {line}" for line in text.splitlines() if line.strip())
+
+
 def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     """The answer as a Markdown document with footnote citations.
 
@@ -102,7 +109,7 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     blocks = []
     if heading and answer.question:
         blocks.append(f"## {markdown_text(_one_line(answer.question))}")
-    blocks.append(_with_markers(answer, "[^{n}]"))
+    blocks.append(_as_list(answer, _with_markers(answer, "[^{n}]")))
     blocks += _notes(answer)
     if answer.citations:
         blocks.append(
@@ -118,7 +125,7 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
 def answer_with_sources(answer: Answer) -> str:
     """The answer with its [n] markers, then a "Sources" list: each source's title (linked),
     outlet and date, and the quoted sentence."""
-    blocks = [_with_markers(answer, "[{n}]"), *_notes(answer)]
+    blocks = [_as_list(answer, _with_markers(answer, "[{n}]")), *_notes(answer)]
     if answer.citations:
         lines = []
         for c in answer.citations:

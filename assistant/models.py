@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-__all__ = ["REFUSAL", "Answer", "AnswerChunk", "Citation", "ReportedBy", "Turn"]
+__all__ = [
+    "REFUSAL",
+    "Answer",
+    "AnswerChunk",
+    "Citation",
+    "EventDate",
+    "ReportedBy",
+    "Timeline",
+    "TimelineItem",
+    "Turn",
+]
 
 # What every backend says when the indexed articles do not hold the answer.
 REFUSAL = "The indexed articles do not cover this."
@@ -64,10 +75,62 @@ class Answer(BaseModel):
     quoted_instead: bool = False
     # Every candidate article retrieval ranked, best first (for evaluation only).
     retrieved_article_ids: list[str] = Field(default_factory=list, exclude=True)
+    # "timeline": a question that asked for a chronology, answered with one dated line per
+    # story (`timeline` holds the items; the text is those lines, each with its [n]).
+    form: Literal["answer", "timeline"] = "answer"
+    timeline: Timeline | None = None
 
     @field_serializer("timings_ms")
     def _rounded(self, timings: dict[str, float]) -> dict[str, float]:
         return {k: round(v, 1) for k, v in timings.items()}
+
+
+class EventDate(BaseModel):
+    """When an event happened, as a sentence dates it ("on Monday", "in March"), resolved
+    against its article's publication date: `since` == `until` for a day, else the month or
+    year; `phrase` is the sentence's own words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: str
+    until: str
+    phrase: str
+    precision: Literal["day", "month", "year"]
+
+
+class TimelineItem(BaseModel):
+    """One story on a timeline: the sentence that best states what happened, cited (its
+    `also_reported_by` are the story's other copies), its publication date, the event date
+    when the sentence gives one, and a one-line summary an LLM wrote and the checker
+    passed ("" offline or when the summary had no support)."""
+
+    date: str  # where the item sits: the event's date when read from the text, else published
+    published_at: str
+    event: EventDate | None = None
+    citation: Citation
+    summary: str = ""
+    summary_score: float = 0.0
+
+
+class Timeline(BaseModel):
+    """The dated events the indexed articles report on a subject, oldest first, one item
+    per story. `model_dump()` is the `timeline --json` object."""
+
+    subject: str
+    items: list[TimelineItem] = Field(default_factory=list)
+    since: str = ""
+    until: str = ""
+    sources: list[str] = Field(default_factory=list)
+    backend: str = "extractive"
+    notes: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    @field_serializer("timings_ms")
+    def _rounded(self, timings: dict[str, float]) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in timings.items()}
+
+
+Answer.model_rebuild()
 
 
 @dataclass(slots=True)
