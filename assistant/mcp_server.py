@@ -11,11 +11,12 @@ as readable text:
 - `search(query, k?, sources?, since?, until?)`: the best passages, each with the same
   citation fields (its text is the article's body between `start` and `end`);
 - `get_article(id)`: an article's metadata and full text;
-- `list_sources()`: the outlets, with their article counts and date ranges.
+- `list_sources()`: the outlets, with their article counts and date ranges;
+- `timeline(subject, since?, until?, sources?)`: the dated events the articles report on a
+  subject, oldest first, one per story, each a cited verbatim quote (see assistant/timeline.py).
 
 Articles are also resources: `article://{id}` (the id percent-encoded) reads its text.
-A bad argument is a tool error that names it. There is no `timeline` tool: the assistant
-has no timeline yet.
+A bad argument is a tool error that names it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from index.errors import AssistantError
 
 from .access import Access
 from .export import answer_with_sources, markdown_link
-from .models import Citation
+from .models import Citation, Timeline
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -60,8 +61,8 @@ INSTRUCTIONS = (
     "Answers questions about the indexed news articles. Every sentence of an answer cites "
     "the exact sentence of an article it comes from (quote, title, outlet, date, link); "
     "when the articles do not say, the answer is refused instead of guessed. Use `ask` for "
-    "an answer, `search` for passages, `get_article` for a whole article and `list_sources` "
-    "for the outlets and dates indexed."
+    "an answer, `search` for passages, `get_article` for a whole article, `list_sources` "
+    "for the outlets and dates indexed and `timeline` for the dated events on a subject."
 )
 
 Outlets = Annotated[
@@ -265,6 +266,24 @@ def build_mcp(assistant: NewsAssistant) -> MCPServer[Any]:
             for s in sources
         ]
         return _result(data, "\n".join(lines))
+
+    @server.tool(title="Timeline of a subject")
+    def timeline(
+        subject: Annotated[str, Field(min_length=1, description="What the timeline is about.")],
+        since: Since = None,
+        until: Until = None,
+        sources: Outlets = None,
+    ) -> Annotated[CallToolResult, Timeline]:
+        """The dated events the indexed articles report on a subject, oldest first, one per
+        story: each the sentence that best states what happened, quoted verbatim with its
+        citation (title, outlet, date, url, offsets) and the other outlets that ran it; the
+        event's own date when the sentence gives one ("on Tuesday", "in March")."""
+        from .timeline import timeline_answer
+
+        where = _where(sources, since, until)
+        found = guarded("building the timeline", lambda: assistant.timeline(subject, where=where))
+        text = answer_with_sources(timeline_answer(subject, found))
+        return _result(found, text)
 
     @server.resource(
         "article://{id}",

@@ -17,7 +17,7 @@ from mcp import Client, StdioServerParameters
 from served import ServedAssistant
 
 GEM = "Who is GEM partnering with?"
-TOOLS = {"ask", "search", "get_article", "list_sources"}
+TOOLS = {"ask", "search", "get_article", "list_sources", "timeline"}
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ async def exercise(client: Client) -> None:
     """List the tools, call each, check quotes against the articles, and bad arguments."""
     async with client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == TOOLS  # no timeline tool: there is no timeline yet
+        assert set(tools) == TOOLS
         assert set(tools["ask"].input_schema["properties"]) == {
             "question",
             "sources",

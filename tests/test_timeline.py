@@ -234,3 +234,79 @@ def test_cli_timeline_json_and_text(bridge_dir):
         ["timeline", SUBJECT, "--since", "2025-06-01", "--until", "2025-01-01"], data=bridge_dir
     )
     assert bad.returncode == 2 and "swap them" in bad.stderr
+
+
+def test_llm_summaries_are_checked_against_their_quote(bridge_dir, embedder, llm_server):
+    from conftest import scripted_llm_assistant
+    from openai_server import Reply
+
+    from index import SearchFilter
+
+    where = SearchFilter(since=date(2025, 1, 1))
+    offline = [
+        i.citation.article_id
+        for i in _offline(bridge_dir, embedder).timeline(SUBJECT, where=where).items
+    ]
+    assert offline[-1] == "later" and len(offline) == 3
+    llm_server.script(
+        Reply("Harbor City decided to replace the Ferris Street bridge [1]."),
+        Reply("The mayor resigned after a dispute over the city budget [1]."),  # not said
+        Reply("Crews began tearing down the old Ferris Street bridge on Tuesday [1]."),
+    )
+    assistant = scripted_llm_assistant(bridge_dir, embedder, llm_server.base_url)
+    timeline = assistant.timeline(SUBJECT, where=where)
+    items = timeline.items
+    assert [i.citation.article_id for i in items] == offline  # the same events, quoted
+    assert items[1].summary == ""  # unsupported: dropped, never shown
+    assert items[2].summary == "Crews began tearing down the old Ferris Street bridge on Tuesday."
+    assert items[2].summary_score >= 0.5
+    assert any("left out" in note for note in timeline.notes)
+    assert len(llm_server.requests) == 3
+    # Each summary was asked from its own quote only.
+    sent = json.dumps(llm_server.requests[2])
+    assert "Crews began demolishing" in sent and "temporary span" not in sent
+
+    answer = assistant.ask("Timeline of the Ferris Street bridge since January 2025")
+    lines = answer.answer.splitlines()
+    assert "The mayor resigned" not in answer.answer
+    assert f"“{items[1].citation.quote}”" in lines[1]  # the quote stands in for it
+
+
+def _offline(data, embedder):
+    from assistant import NewsAssistant, load_settings
+
+    return NewsAssistant(load_settings(data_dir=data, llm="extractive"), embedder=embedder)
+
+
+def test_mcp_timeline_tool(bridge):
+    import asyncio
+
+    from mcp import Client
+
+    from assistant.mcp_server import build_mcp
+
+    async def exercise() -> None:
+        async with Client(build_mcp(bridge), read_timeout_seconds=120) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            schema = tools["timeline"].input_schema
+            assert set(schema["properties"]) == {"subject", "since", "until", "sources"}
+            assert schema["required"] == ["subject"]
+            assert tools["timeline"].output_schema["type"] == "object"
+            result = await client.call_tool("timeline", {"subject": SUBJECT, "since": "2025-01-01"})
+            assert not result.is_error
+            data = result.structured_content
+            assert data["subject"] == SUBJECT and data["since"] == "2025-01-01"
+            items = data["items"]
+            assert [i["date"] for i in items] == sorted(i["date"] for i in items)
+            assert "early" not in {i["citation"]["article_id"] for i in items}
+            for item in items:
+                c = item["citation"]
+                assert BODIES[c["article_id"]][c["start"] : c["end"]] == c["quote"]
+            text = "\n".join(getattr(block, "text", "") for block in result.content)
+            assert "**Sources**" in text and "9 September 2025" in text
+            swapped = await client.call_tool(
+                "timeline", {"subject": SUBJECT, "since": "2025-06-01", "until": "2025-01-01"}
+            )
+            assert swapped.is_error and "swap them" in swapped.content[0].text  # type: ignore[union-attr]
+
+    asyncio.run(exercise())
