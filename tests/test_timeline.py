@@ -310,3 +310,34 @@ def test_mcp_timeline_tool(bridge):
             assert swapped.is_error and "swap them" in swapped.content[0].text  # type: ignore[union-attr]
 
     asyncio.run(exercise())
+
+
+def test_chat_shows_a_timeline_as_a_dated_list_and_the_api_serves_one(bridge):
+    import re
+
+    from assistant.ui.chat import load_turns
+    from assistant.ui.handlers import UIHandlers
+    from assistant.ui.render import render_messages
+
+    handlers = UIHandlers(bridge)
+    *_, last = handlers.respond(
+        "What happened with the Ferris Street bridge?", [], None, None, None
+    )
+    _, messages, stored = last
+    html = messages[-1]["content"]
+    events = re.findall(r'<li class="timeline-event">(.*?)</li>', html)
+    assert len(events) == 4 and 'class="answer-text timeline-list"' in html
+    assert html.index("April 2024") < html.index("9 September 2025")
+    for n, event in enumerate(events, start=1):
+        assert f'href="#src-0-{n}"' in event  # the usual clickable citation chip
+    assert "also in: Wire Service" in html or "also in: Valley Courier" in html
+    # The conversation kept in the browser comes back as a timeline.
+    turns = load_turns(stored)
+    assert turns[0].answer.form == "timeline"
+    assert render_messages(turns)[-1]["content"].count('class="timeline-event"') == 4
+
+    api = handlers.timeline(SUBJECT, ["Harbor Ledger"], "2024-01-01", None)
+    assert api["subject"] == SUBJECT
+    assert {i["citation"]["source"] for i in api["items"]} == {"Harbor Ledger"}
+    assert api["filters"]["sources"] == ["Harbor Ledger"]
+    assert api["markdown"].startswith("## " + SUBJECT) and "\n- " in api["markdown"]

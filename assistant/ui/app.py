@@ -136,6 +136,7 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
         _wire_feeds(handlers, articles, chat, views)
 
         gr.api(handlers.ask, api_name="ask")
+        gr.api(handlers.timeline, api_name="timeline")
         gr.api(handlers.articles, api_name="articles")
         gr.api(handlers.remove, api_name="remove", **WRITES)
         gr.api(handlers.stats, api_name="stats")

@@ -94,6 +94,7 @@ class ChatTurn:
         """What the browser stores (timings are left out)."""
         answer = self.answer.model_dump()
         answer.pop("timings_ms", None)
+        answer.pop("timeline", None)  # its lines and citations are the answer's own
         return {"question": self.question, "answer": answer, "filters": self.filters.to_dict()}
 
 
@@ -152,6 +153,7 @@ def _turn_from(data: Any) -> ChatTurn:
         standalone_question=_str(a.get("standalone_question", "")),
         notes=[_str(s) for s in a.get("notes", [])],
         quoted_instead=bool(a.get("quoted_instead", False)),
+        form="timeline" if a.get("form") == "timeline" else "answer",
     )
     f = data.get("filters") or {}
     if not isinstance(f, dict):

@@ -405,6 +405,26 @@ class UIHandlers:
         markdown = answer_markdown(answer)
         return {**answer.model_dump(), "filters": filters.to_dict(), "markdown": markdown}
 
+    @reported("building the timeline")
+    def timeline(
+        self,
+        subject: str,
+        outlets: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """The dated events the indexed articles report on a subject, oldest first, one per
+        story: `items` (each `date`, `published_at`, `event` when the sentence dates it,
+        `citation` with the quote, offsets and `also_reported_by`, `summary`), and
+        `markdown` (the timeline as a list with footnote citations)."""
+        from ..timeline import timeline_answer
+
+        filters = Filters.parse(outlets, since, until)
+        subject = clean_question(subject)
+        found = self.assistant.timeline(subject, where=filters.search_filter())
+        markdown = answer_markdown(timeline_answer(subject, found))
+        return {**found.model_dump(), "filters": filters.to_dict(), "markdown": markdown}
+
     @reported("listing the articles")
     def articles(self) -> list[dict[str, Any]]:
         """Every indexed article (id, title, outlet, date, URL), newest first."""

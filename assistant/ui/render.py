@@ -242,7 +242,11 @@ def render_answer(turn: ChatTurn, index: int) -> str:
     cited = _cited_articles(answer) if answer.citations and not answer.refused else []
     spans = [] if answer.refused else _answer_spans(answer)
     markdown = "" if answer.refused else answer_markdown(answer)
-    return _macro("chat.html", "answer", turn, index, spans, cited, searched, markdown)
+    events = []  # a timeline: one dated line per story, shown as a list
+    if answer.form == "timeline" and not answer.refused:
+        by_n = {c.n: c for c in answer.citations}
+        events = [_with_chips(line, by_n) for line in answer.answer.splitlines() if line.strip()]
+    return _macro("chat.html", "answer", turn, index, spans, cited, searched, markdown, events)
 
 
 def render_user(question: str) -> str:
