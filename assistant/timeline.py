@@ -366,7 +366,9 @@ def chronology(question: str, *, today: date | None = None) -> Chronology | None
         lead = subject[:at]
         prefix = _OPEN_END.search(lead) or _CLOSE_END.search(lead) or _IN_END.search(lead)
         cut = prefix.start() if prefix else at
-        subject = f"{subject[:cut]} {subject[at + len(phrase) :]}".strip()
+        end = at + len(phrase)
+        phrase = subject[cut:end]  # with its "since", "before" or "in"
+        subject = f"{subject[:cut]} {subject[end:]}".strip()
     while True:
         trimmed = _TAIL.sub("", subject).strip()
         if trimmed == subject:
@@ -385,12 +387,10 @@ def item_line(item: TimelineItem) -> str:
     summary or else the quoted sentence, and its [n]."""
     c = item.citation
     when = format_date(item.published_at) if item.published_at else "Undated"
-    if item.event is not None:
-        read = describe_event(item.event)
-        if read != when:
-            when = (
-                f"{read} (reported {format_date(item.published_at)})" if item.published_at else read
-            )
+    if item.event is not None:  # the event's own date, marked as read from the sentence
+        read = f"{describe_event(item.event)} (“{item.event.phrase}”"
+        published = format_date(item.published_at) if item.published_at else ""
+        when = f"{read}, reported {published})" if published else f"{read})"
     outlets = c.source or "unknown outlet"
     if c.also_reported_by:
         outlets += f"; also {', '.join(also_in(c.also_reported_by))}"

@@ -187,8 +187,8 @@ def test_chat_answers_a_chronology_question_as_a_timeline(bridge):
     for n, (line, c) in enumerate(zip(lines, answer.citations, strict=True), start=1):
         assert line.endswith(f"[{n}]") and c.n == n
         assert f"“{c.quote}”" in line
-    assert lines[-1].startswith("9 September 2025 (reported 10 September 2025)")
-    assert any("January 2025" in note for note in answer.notes)
+    assert lines[-1].startswith("9 September 2025 (“on Tuesday”, reported 10 September 2025) — ")
+    assert any("“since January 2025” was read as from 1 January" in n for n in answer.notes)
     # Markdown export: one list item per event, each with its footnote.
     markdown = answer_markdown(answer)
     assert markdown.count("\n- ") == len(lines)
