@@ -341,3 +341,42 @@ def test_chat_shows_a_timeline_as_a_dated_list_and_the_api_serves_one(bridge):
     assert {i["citation"]["source"] for i in api["items"]} == {"Harbor Ledger"}
     assert api["filters"]["sources"] == ["Harbor Ledger"]
     assert api["markdown"].startswith("## " + SUBJECT) and "\n- " in api["markdown"]
+
+
+def test_articles_tab_coverage_chart_and_timeline_strip_follow_the_filters(bridge):
+    from assistant.ui.app import build_app
+    from assistant.ui.handlers import UIHandlers
+
+    handlers = UIHandlers(bridge)
+    by_day = handlers.coverage_plot(None, None, None, "day")
+    rows = {(p, o): n for p, o, n in by_day.itertuples(index=False)}
+    assert rows[("2025-03-04", "Valley Courier")] == 1
+    assert rows[("2025-03-04", "Harbor Ledger")] == 1
+    assert int(by_day["articles"].sum()) == len(ARTICLES)
+    by_week = handlers.coverage_plot(
+        ["Valley Courier", "Harbor Ledger"], "2025-01-01", None, "week"
+    )
+    weeks = {(p, o): n for p, o, n in by_week.itertuples(index=False)}
+    # The week of Monday 3 March 2025; the 2024 article and the other outlets filtered out.
+    assert weeks == {
+        ("2025-03-03", "Harbor Ledger"): 1,
+        ("2025-03-03", "Valley Courier"): 1,
+        ("2025-09-08", "Valley Courier"): 1,
+    }
+
+    strip, html = handlers.timeline_view(SUBJECT, None, "2025-01-01", None)
+    assert [d.date().isoformat() for d in strip["date"]] == [
+        "2025-03-03",
+        "2025-03-04",
+        "2025-09-09",
+    ]
+    assert list(strip["outlets"]) == [3, 1, 1]  # the wire story ran in three outlets
+    assert html.count('class="timeline-item"') == 3
+    assert "read from “on Tuesday”, published 10 Sep 2025" in html
+    assert "Crews began demolishing" in html and "early.example" not in html
+    empty, hint = handlers.timeline_view("", None, None, None)
+    assert empty.empty and "Show timeline" in hint
+
+    app = build_app(bridge)  # the page builds with the coverage panel wired
+    ids = {getattr(block, "elem_id", None) for block in app.blocks.values()}
+    assert {"coverage-plot", "timeline-strip", "timeline-list", "show-timeline"} <= ids

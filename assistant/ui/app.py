@@ -89,6 +89,19 @@ class FeedsPanel:
 
 
 @dataclass(slots=True)
+class CoveragePanel:
+    """Coverage at a glance (in the Articles tab): articles per outlet per day or week, and
+    a timeline as a dated strip and a list; both follow the chat's filters."""
+
+    per: gr.Radio
+    plot: gr.BarPlot
+    subject: gr.Textbox
+    show: gr.Button
+    strip: gr.ScatterPlot
+    timeline: gr.HTML
+
+
+@dataclass(slots=True)
 class ArticlesTab:
     """The Articles tab's components."""
 
@@ -100,6 +113,7 @@ class ArticlesTab:
     search: gr.Textbox
     article_list: gr.HTML
     stats: gr.HTML
+    coverage: CoveragePanel
 
 
 def build_app(assistant: NewsAssistant) -> gr.Blocks:
@@ -134,6 +148,7 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
         _wire_chat(handlers, chat, conversation)
         _wire_articles(handlers, articles, chat, views)
         _wire_feeds(handlers, articles, chat, views)
+        _wire_coverage(handlers, articles.coverage, chat, app)
 
         gr.api(handlers.ask, api_name="ask")
         gr.api(handlers.timeline, api_name="timeline")
@@ -262,7 +277,45 @@ def _articles_tab() -> ArticlesTab:
     with gr.Column(scale=2, min_width=300):
         gr.HTML('<h3 class="stats-heading">Index</h3>', js_on_load=None)
         stats = gr.HTML(elem_id="index-stats", js_on_load=None)
-    return ArticlesTab(files, index, results, report, feeds, search, article_list, stats)
+        coverage = _coverage_panel()
+    return ArticlesTab(files, index, results, report, feeds, search, article_list, stats, coverage)
+
+
+def _coverage_panel() -> CoveragePanel:
+    """The coverage chart and the timeline's strip and list."""
+    gr.HTML('<h3 class="coverage-heading">Coverage</h3>', js_on_load=None)
+    per = gr.Radio(["day", "week"], value="week", label="Articles per outlet per", elem_id="per")
+    plot = gr.BarPlot(
+        x="period",
+        y="articles",
+        color="outlet",
+        sort="x",
+        y_aggregate="sum",
+        x_title="published",
+        x_label_angle=-45,
+        show_label=False,
+        elem_id="coverage-plot",
+    )
+    gr.HTML('<h3 class="timeline-heading">Timeline</h3>', js_on_load=None)
+    with gr.Row(equal_height=True):
+        subject = gr.Textbox(
+            show_label=False,
+            placeholder="A subject, e.g. GEM recycling",
+            scale=3,
+            elem_id="timeline-subject",
+        )
+        show = gr.Button("Show timeline", scale=1, min_width=120, elem_id="show-timeline")
+    strip = gr.ScatterPlot(
+        x="date",
+        y="outlets",
+        color="outlet",
+        tooltip=["headline"],
+        y_title="outlets that ran it",
+        show_label=False,
+        elem_id="timeline-strip",
+    )
+    timeline = gr.HTML(elem_id="timeline-list", js_on_load=None)
+    return CoveragePanel(per, plot, subject, show, strip, timeline)
 
 
 def _feeds_panel() -> FeedsPanel:
@@ -351,6 +404,31 @@ def _wire_articles(handlers: UIHandlers, tab: ArticlesTab, chat: ChatTab, views:
     )
     tab.article_list.click(
         handlers.remove_article, [chat.outlets, tab.search], views, **WRITES, **PRIVATE
+    )
+
+
+def _wire_coverage(
+    handlers: UIHandlers, panel: CoveragePanel, chat: ChatTab, app: gr.Blocks
+) -> None:
+    """The coverage chart and the timeline follow the chat's filters."""
+    filters = [chat.outlets, chat.since, chat.until]
+    changed = [chat.outlets.change, chat.since.change, chat.until.change]
+    gr.on(
+        [app.load, panel.per.change, *changed],
+        handlers.coverage_plot,
+        [*filters, panel.per],
+        [panel.plot],
+        show_progress="hidden",
+        trigger_mode="always_last",
+        **PRIVATE,
+    )
+    gr.on(
+        [panel.show.click, panel.subject.submit, *changed],
+        handlers.timeline_view,
+        [panel.subject, *filters],
+        [panel.strip, panel.timeline],
+        trigger_mode="always_last",
+        **PRIVATE,
     )
 
 

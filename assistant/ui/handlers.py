@@ -39,6 +39,7 @@ from .render import (
     render_stats,
     render_status,
     render_sync,
+    render_timeline,
     render_user,
     render_viewer,
     render_viewer_hint,
@@ -288,6 +289,66 @@ class UIHandlers:
     def search_articles(self, query: str | None) -> str:
         """The article list narrowed to `query`."""
         return render_article_list(self.assistant.articles(), query or "")
+
+    # -- coverage at a glance (the Articles tab) ----------------------------------------
+
+    @reported("counting the articles")
+    def coverage_plot(
+        self,
+        outlets: list[str] | None,
+        since: Any,
+        until: Any,
+        per: str | None,
+    ) -> Any:
+        """Articles per outlet per day or week, within the chat's filters, for the bar plot."""
+        import pandas as pd
+
+        from ..coverage import coverage
+
+        filters = Filters.parse(outlets, since, until)
+        rows = coverage(
+            self.assistant.articles(),
+            per="week" if per == "week" else "day",
+            sources=filters.sources,
+            since=filters.since,
+            until=filters.until,
+        )
+        return pd.DataFrame(
+            {
+                "period": [r.period.isoformat() for r in rows],
+                "outlet": [r.source for r in rows],
+                "articles": [r.articles for r in rows],
+            }
+        )
+
+    @reported("building the timeline")
+    def timeline_view(
+        self, subject: str | None, outlets: list[str] | None, since: Any, until: Any
+    ) -> tuple[Any, str]:
+        """A timeline within the chat's filters: its dated strip (a point per story, as high
+        as the number of outlets that ran it) and its list."""
+        import pandas as pd
+
+        from ..coverage import timeline_strip
+        from ..models import Timeline
+
+        filters = Filters.parse(outlets, since, until)
+        text = (subject or "").strip()
+        found = (
+            self.assistant.timeline(clean_question(text), where=filters.search_filter())
+            if text
+            else Timeline(subject="")
+        )
+        points = timeline_strip(found)
+        strip = pd.DataFrame(
+            {
+                "date": pd.to_datetime([p.day for p in points]),
+                "outlets": [p.outlets for p in points],
+                "outlet": [p.source for p in points],
+                "headline": [f"[{p.n}] {p.title}" for p in points],
+            }
+        )
+        return strip, render_timeline(found)
 
     def _forget_upload(self, path: str) -> None:
         forget_upload(path, self.uploads_dir, (r.path for r in self.assistant.articles()))

@@ -30,7 +30,7 @@ from markupsafe import Markup
 from ..dates import format_date
 from ..export import answer_markdown
 from ..markers import MARKERS
-from ..models import Answer, Citation
+from ..models import Answer, Citation, Timeline
 from ..stories import also_in
 from .chat import ChatTurn
 
@@ -56,6 +56,7 @@ __all__ = [
     "render_stats",
     "render_status",
     "render_sync",
+    "render_timeline",
     "render_user",
     "render_viewer",
     "render_viewer_hint",
@@ -247,6 +248,22 @@ def render_answer(turn: ChatTurn, index: int) -> str:
         by_n = {c.n: c for c in answer.citations}
         events = [_with_chips(line, by_n) for line in answer.answer.splitlines() if line.strip()]
     return _macro("chat.html", "answer", turn, index, spans, cited, searched, markdown, events)
+
+
+def render_timeline(timeline: Timeline) -> str:
+    """A timeline as the Articles tab lists it: each event's date (the one read from its
+    sentence marked so), headline linked, outlets, summary and quote."""
+    from ..timeline import describe_event
+
+    rows = [
+        (
+            describe_event(i.event) if i.event else format_date(i.published_at or "undated"),
+            i.event.phrase if i.event else "",
+            i,
+        )
+        for i in timeline.items
+    ]
+    return _macro("timeline.html", "timeline", timeline, rows)
 
 
 def render_user(question: str) -> str:
