@@ -364,18 +364,16 @@ def test_articles_tab_coverage_chart_and_timeline_strip_follow_the_filters(bridg
         ("2025-09-08", "Valley Courier"): 1,
     }
 
-    strip, html = handlers.timeline_view(SUBJECT, None, "2025-01-01", None)
-    assert [d.date().isoformat() for d in strip["date"]] == [
-        "2025-03-03",
-        "2025-03-04",
-        "2025-09-09",
-    ]
+    plot, html = handlers.timeline_view(SUBJECT, None, "2025-01-01", None)
+    strip = plot.constructor_args["value"]
+    assert list(strip["date"]) == ["2025-03-03", "2025-03-04", "2025-09-09"]
     assert list(strip["outlets"]) == [3, 1, 1]  # the wire story ran in three outlets
+    assert plot.constructor_args["y_lim"] == [0, 4]  # no point on the plot's edge
     assert html.count('class="timeline-item"') == 3
     assert "read from “on Tuesday”, published 10 Sep 2025" in html
     assert "Crews began demolishing" in html and "early.example" not in html
     empty, hint = handlers.timeline_view("", None, None, None)
-    assert empty.empty and "Show timeline" in hint
+    assert empty.constructor_args["value"].empty and "Show timeline" in hint
 
     app = build_app(bridge)  # the page builds with the coverage panel wired
     ids = {getattr(block, "elem_id", None) for block in app.blocks.values()}

@@ -310,6 +310,7 @@ def _coverage_panel() -> CoveragePanel:
         y="outlets",
         color="outlet",
         tooltip=["headline"],
+        sort="x",
         y_title="outlets that ran it",
         show_label=False,
         elem_id="timeline-strip",

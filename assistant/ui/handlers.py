@@ -325,8 +325,8 @@ class UIHandlers:
     def timeline_view(
         self, subject: str | None, outlets: list[str] | None, since: Any, until: Any
     ) -> tuple[Any, str]:
-        """A timeline within the chat's filters: its dated strip (a point per story, as high
-        as the number of outlets that ran it) and its list."""
+        """A timeline within the chat's filters: its dated strip (a point per story, in date
+        order, as high as the number of outlets that ran it) and its list."""
         import pandas as pd
 
         from ..coverage import timeline_strip
@@ -342,13 +342,15 @@ class UIHandlers:
         points = timeline_strip(found)
         strip = pd.DataFrame(
             {
-                "date": pd.to_datetime([p.day for p in points]),
+                "date": [p.day.isoformat() for p in points],
                 "outlets": [p.outlets for p in points],
                 "outlet": [p.source for p in points],
                 "headline": [f"[{p.n}] {p.title}" for p in points],
             }
         )
-        return strip, render_timeline(found)
+        # Room above the highest point, so none sits on the plot's edge.
+        top = max((p.outlets for p in points), default=1) + 1
+        return gr.ScatterPlot(value=strip, y_lim=[0, top]), render_timeline(found)
 
     def _forget_upload(self, path: str) -> None:
         forget_upload(path, self.uploads_dir, (r.path for r in self.assistant.articles()))
