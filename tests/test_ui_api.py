@@ -1,5 +1,5 @@
 """Gradio's API of the web UI, through gradio_client against the app served on loopback:
-/ask (answer + citations as data), /ingest (a result per file), /articles, /remove, /stats.
+/ask (answer + citations as data), /timeline, /ingest (a result per file), /articles, /remove, /stats.
 Many people at once: test_ui_concurrency.py; uploads and their names: test_ui_uploads.py;
 the feed endpoints and the fetch guard: test_ui_feeds.py."""
 
@@ -25,6 +25,7 @@ def test_the_api_lists_exactly_the_named_endpoints(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(endpoints) == {
         "/ask",
+        "/timeline",
         "/ingest",
         "/articles",
         "/remove",
@@ -45,6 +46,19 @@ def test_ask_returns_the_answer_with_exact_citations(client, sample_assistant):
     _, body = sample_assistant.article(first["article_id"])
     assert body[first["start"] : first["end"]] == first["quote"]
     assert {"title", "source", "published_at", "url", "score"} <= set(first)
+
+
+def test_timeline_returns_dated_cited_items(client, sample_assistant):
+    result = client.predict("battery recycling", None, "2025-01-01", None, api_name="/timeline")
+    items = result["items"]
+    assert result["subject"] == "battery recycling" and items
+    assert [i["date"] for i in items] == sorted(i["date"] for i in items)
+    for item in items:
+        c = item["citation"]
+        assert c["published_at"] >= "2025-01-01"
+        _, body = sample_assistant.article(c["article_id"])
+        assert body[c["start"] : c["end"]] == c["quote"]
+    assert result["markdown"].startswith("## battery recycling")
 
 
 def test_ask_takes_filters_and_history(client):
