@@ -82,6 +82,11 @@ class AnswerResult(BaseModel):
     unsupported: list[str] = Field(description="Sentences of the answer no source supports.")
     notes: list[str]
     backend: str
+    form: str = Field(
+        default="answer",
+        description='"timeline" when the question asked for a chronology: one dated line per '
+        "story, oldest first (the `timeline` tool gives the items).",
+    )
 
 
 class Passage(BaseModel):
@@ -191,6 +196,7 @@ def build_mcp(assistant: NewsAssistant) -> MCPServer[Any]:
             unsupported=answer.unsupported,
             notes=answer.notes,
             backend=answer.backend,
+            form=answer.form,
         )
         return _result(data, answer_with_sources(answer))
 

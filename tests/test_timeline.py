@@ -304,6 +304,9 @@ def test_mcp_timeline_tool(bridge):
                 assert BODIES[c["article_id"]][c["start"] : c["end"]] == c["quote"]
             text = "\n".join(getattr(block, "text", "") for block in result.content)
             assert "**Sources**" in text and "9 September 2025" in text
+            asked = await client.call_tool("ask", {"question": "Timeline of " + SUBJECT})
+            assert asked.structured_content["form"] == "timeline"
+            assert "\n- " in asked.content[0].text  # type: ignore[union-attr]
             swapped = await client.call_tool(
                 "timeline", {"subject": SUBJECT, "since": "2025-06-01", "until": "2025-01-01"}
             )
