@@ -539,6 +539,8 @@ def _print_timeline(found: Timeline) -> None:
                 f"{describe_event(item.event)}  (read from the text: “{_safe(item.event.phrase)}”; "
                 f"published {published})"
             )
+        elif item.date and item.date != item.published_at:
+            click.echo(f"{format_date(item.date)}  (first reported; this copy {published})")
         else:
             click.echo(published)
         click.echo(f"  [{c.n}] {_safe(c.source or '-')}: {_safe(c.title)}")

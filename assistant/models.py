@@ -104,7 +104,9 @@ class TimelineItem(BaseModel):
     when the sentence gives one, and a one-line summary an LLM wrote and the checker
     passed ("" offline or when the summary had no support)."""
 
-    date: str  # where the item sits: the event's date when read from the text, else published
+    # Where the item sits: the event's date when read from the text, else the day the story
+    # was first reported (by whichever copy; `published_at` is the quoted copy's).
+    date: str
     published_at: str
     event: EventDate | None = None
     citation: Citation

@@ -206,11 +206,6 @@ def build_timeline(
     ranker = type(quoter)(quoter.embedder, shortlist=SHORTLIST * articles, source_prior=0.0)
     picks = _best_sentences(subject, found.hits, ranker, min_support)
 
-    def when(p: _Pick) -> tuple[str, str]:
-        published = p.sentence.hit.published_at or "9999"
-        return (p.event.since if p.event else published, published)
-
-    picks.sort(key=when)
     cited = with_copies(
         Answer(
             question=subject,
@@ -221,14 +216,23 @@ def build_timeline(
         ),
         store,
     ).citations
-    items = [
-        TimelineItem(
-            date=p.event.since if p.event else p.sentence.hit.published_at,
-            published_at=p.sentence.hit.published_at,
+    placed = []
+    for p, c in zip(picks, cited, strict=True):
+        # A story is placed at its first report, whichever copy is quoted.
+        days = [d for d in (c.published_at, *(r.published_at for r in c.also_reported_by)) if d]
+        first = min(days, default="")
+        item = TimelineItem(
+            date=p.event.since if p.event else first,
+            published_at=c.published_at,
             event=p.event,
             citation=c,
         )
-        for p, c in zip(picks, cited, strict=True)
+        placed.append((item, p))
+    placed.sort(key=lambda ip: (ip[0].date or "9999", ip[0].published_at or "9999"))
+    picks = [p for _, p in placed]
+    items = [
+        i.model_copy(update={"citation": i.citation.model_copy(update={"n": n})})
+        for n, (i, _) in enumerate(placed, start=1)
     ]
     timeline = Timeline(
         subject=subject,
@@ -393,7 +397,9 @@ def item_line(item: TimelineItem) -> str:
     """One item as a line of text: its date, outlet (and the others that ran it), the
     summary or else the quoted sentence, and its [n]."""
     c = item.citation
-    when = format_date(item.published_at) if item.published_at else "Undated"
+    when = format_date(item.date) if item.date else "Undated"
+    if item.event is None and item.published_at and item.date != item.published_at:
+        when += f" (first reported; this copy {format_date(item.published_at)})"
     if item.event is not None:  # the event's own date, marked as read from the sentence
         read = f"{describe_event(item.event)} (“{item.event.phrase}”"
         published = format_date(item.published_at) if item.published_at else ""

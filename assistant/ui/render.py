@@ -257,7 +257,7 @@ def render_timeline(timeline: Timeline) -> str:
 
     rows = [
         (
-            describe_event(i.event) if i.event else format_date(i.published_at or "undated"),
+            describe_event(i.event) if i.event else format_date(i.date or "undated"),
             i.event.phrase if i.event else "",
             i,
         )
