@@ -6,7 +6,8 @@ sentence ranker, `ExtractiveBackend.rank`, nudged towards an article's opening s
 towards sentences that date their event), and quotes it verbatim with its citation and the
 outlets that ran the story. A sentence that dates its event ("on Monday", "in March",
 "on 4 November 2025") has that date resolved against the article's publication date
-(`assistant.dates`); items are ordered by it, else by publication date, oldest first.
+(`assistant.dates`); items are ordered by it, else by the day the story was first reported,
+oldest first.
 
 With an LLM writer, each item may get a one-line summary, checked against its quote with
 the answer checker (`check_citations`); a summary without support is dropped, never shown.
@@ -51,6 +52,7 @@ __all__ = [
     "Chronology",
     "build_timeline",
     "chronology",
+    "describe_event",
     "event_date",
     "item_line",
     "timeline_answer",
