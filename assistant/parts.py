@@ -38,6 +38,10 @@ _OWNS_BEFORE = re.compile(
     r"(?:(?:article|report|piece|story)\s+(?:from|by|in|of)\s+)?['‘\"“]?$",
     re.I,
 )
+# What joins the outlets of a list: "The Verge and TechCrunch", "Fortune, The Age or CNBC".
+_LIST_JOINER = re.compile(
+    r"['’\"”]?\s*(?:,\s*(?:and\s+|or\s+)?|\s(?:and|or|&)\s+)(?:the\s+)?['‘\"“]?", re.I
+)
 # What follows a mention that closes its stretch: a boundary or the end of the question.
 _CLOSES = re.compile(r"['’\"]?\s*(?:[,;:?.!]|\band\b|\bor\b|$)")
 # Words that carry no subject: a stretch made of them (and the outlet's name) is no part.
@@ -193,11 +197,25 @@ def _stretches(
 ) -> list[tuple[int, int]]:
     """The stretch of the question each outlet mention owns.
 
-    A mention that closes an attribution ("..., as reported by The Verge, who ...") owns
-    the words before it; otherwise ("the Polygon article suggests ...", "reported by
-    Fortune to have ...") the words after it. Between two mentions the cut falls at a
-    boundary (", while", " and ", a comma; never inside a date): after the first mention
-    when it owns the words before it, else before the second."""
+    Outlets named as a list ("reported by both The Verge and TechCrunch") share one
+    stretch. A mention that closes an attribution ("..., as reported by The Verge, who
+    ...") owns the words before it; otherwise ("the Polygon article suggests ...",
+    "reported by Fortune to have ...") the words after it. Between two mentions the cut
+    falls at a boundary (", while", " and ", a comma; never inside a date): after the
+    first mention when it owns the words before it, else before the second."""
+    groups: list[list[int]] = []
+    for i, (start, _, _) in enumerate(mentions):
+        if groups and _LIST_JOINER.fullmatch(question, mentions[i - 1][1], start):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    if len(groups) < len(mentions):
+        spans = _stretches(
+            question,
+            [(mentions[g[0]][0], mentions[g[-1]][1], ()) for g in groups],
+            dates,
+        )
+        return [spans[n] for n, g in enumerate(groups) for _ in g]
     owns_before = [
         _OWNS_BEFORE.search(question[:start]) is not None
         and _CLOSES.match(question, end) is not None

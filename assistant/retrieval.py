@@ -215,12 +215,14 @@ class Searcher:
         intent = resolve_dates(query, today=today) if today else None
         ranked = self._ranked(query, k=k, where=where, intent=intent)
         parts = split_question(query, self.facts.outlets(), today=today)
-        picked = self._pick_parts(parts, k=k, where=where)
+        picked, runners_up = self._pick_parts(parts, k=k, where=where)
         article_ids = list(
             dict.fromkeys([c.article_id for c in picked if c] + [c.article_id for c in ranked])
         )
         ranked = one_per_story(self.store, ranked, first=picked)  # copies: one per story
-        chosen = self._diverse(ranked, k, first=[c for c in picked if c is not None])
+        chosen = self._diverse(
+            ranked, k, first=[c for c in [*picked, *runners_up] if c is not None]
+        )
         self._fill_hits(chosen)
         chosen = [c for c in chosen if c.hit is not None]
         position = {c.chunk_id: i for i, c in enumerate(chosen)}
@@ -279,11 +281,13 @@ class Searcher:
 
     def _pick_parts(
         self, parts: Sequence[Part], *, k: int, where: SearchFilter | None
-    ) -> list[_Candidate | None]:
+    ) -> tuple[list[_Candidate | None], list[_Candidate | None]]:
         """The best chunk for each part, searched with its own words within its outlet and
         dates (the dates dropped when nothing matches them), from an article no earlier
-        part took."""
+        part took; and each part's runner-up: its article's next best chunk (what a part
+        states is often told over two passages of its article)."""
         picked: list[_Candidate | None] = []
+        runners_up: list[_Candidate | None] = []
         taken: set[str] = set()
         for part in parts:
             ranked: list[_Candidate] = []
@@ -294,11 +298,21 @@ class Searcher:
                 if ranked or not (part.since or part.until):
                     break
             best = next((c for c in ranked if c.article_id not in taken), None)
+            runner_up = None
             if best is not None:
                 taken.add(best.article_id)
                 best = self._best_passage(part, best, ranked)
+                runner_up = next(
+                    (
+                        c
+                        for c in ranked
+                        if c.article_id == best.article_id and c.chunk_id != best.chunk_id
+                    ),
+                    None,
+                )
             picked.append(best)
-        return picked
+            runners_up.append(runner_up)
+        return picked, runners_up
 
     def _best_passage(
         self, part: Part, best: _Candidate, ranked: Sequence[_Candidate]

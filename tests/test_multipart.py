@@ -121,6 +121,39 @@ def test_each_outlet_named_is_retrieved_on_its_own_and_comes_first(offline):
     assert len(found.hits) == 5 and "bakery" not in {h.article_id for h in found.hits}
 
 
+def test_each_part_brings_its_articles_second_passage_before_the_rest(make_assistant, tmp_path):
+    filler = " ".join(
+        f"Paragraph {n} of the report describes the regional economy, its ports and its "
+        "schools in some detail, with figures from the statistics office."
+        for n in range(12)
+    )
+    long_report = article(
+        "gw-long",
+        "Grid Weekly",
+        "2025-10-20",
+        "GEM picks Gliwice for recycling plant",
+        "GEM will open a battery recycling plant in Gliwice, Poland, employing 412 people.\n\n"
+        + filler
+        + "\n\nThe Gliwice plant will recycle 30,000 tonnes of batteries a year, GEM said.",
+    )
+    path = tmp_path / "long.jsonl"
+    path.write_text(
+        "".join(json.dumps(r) + "\n" for r in [long_report, *CORPUS[1:]]), encoding="utf-8"
+    )
+    assistant = make_assistant(llm="extractive")
+    assistant.ingest([path])
+    assert len(assistant.store.rows(["gw-long"])["gw-long"].chunk_ids) >= 3
+    found = assistant.searcher.retrieve(
+        "Does the Grid Weekly article say the Gliwice recycling plant will employ 412 people "
+        "and recycle 30,000 tonnes of batteries, while The Daily Ledger reports a delay?",
+        k=4,
+    )
+    # Each part's best passage, then each part's next best one, then the whole question's.
+    assert [h.article_id for h in found.hits[:3]] == ["gw-long", "dl-delay", "gw-long"]
+    facts = ("412 people", "30,000 tonnes")
+    assert {f for h in (found.hits[0], found.hits[2]) for f in facts if f in h.text} == set(facts)
+
+
 def test_one_outlet_on_two_dates_gives_both_reports(offline):
     found = offline.searcher.retrieve(OVER_TIME, k=4)
     assert [p.part.label for p in found.parts] == [

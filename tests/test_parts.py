@@ -105,8 +105,28 @@ def test_dates_without_outlets_and_questions_with_no_parts():
     assert parts_of("Who is GEM partnering with?") == []
     assert parts_of("What did GEM announce on June 2, 2025?") == []
     # A mention with nothing of its own to say is searched with the whole question.
-    question = "Which company built the plant, according to both Grid Weekly and Fortune?"
+    question = "Did Grid Weekly report the Gliwice plant's opening date before The Age?"
     assert [p[4] for p in parts_of(question)] == [
-        "Which company built the plant, according to both Grid Weekly",
+        "Did Grid Weekly report the Gliwice plant's opening date before",
         question,
     ]
+
+
+def test_outlets_named_as_a_list_share_their_stretch():
+    question = (
+        "Which company, reported by both 'Grid Weekly' and 'The Age', built the plant in "
+        "Gliwice and signed a supply deal with Umicore?"
+    )
+    got = parts_of(question)
+    assert [p[0] for p in got] == ["Grid Weekly", "The Age"]
+    assert {p[4] for p in got} == {question.rstrip("?")}
+    # A list is one mention among others: it owns its stretch as one.
+    got = parts_of(
+        "Did Grid Weekly, Fortune and The Age report that GEM opened the plant, while "
+        "The Daily Ledger reported a delay at the site?"
+    )
+    assert [p[0] for p in got] == ["Grid Weekly", "Fortune", "The Age", "The Daily Ledger"]
+    assert {p[4] for p in got[:3]} == {
+        "Did Grid Weekly, Fortune and The Age report that GEM opened the plant"
+    }
+    assert got[3][4] == "while The Daily Ledger reported a delay at the site"
