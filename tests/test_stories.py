@@ -367,3 +367,29 @@ def test_stories_live_on_the_chroma_server(chroma_server, news, embedder, tmp_pa
     stats = json.loads(run_cli(["stats", "--json"], env=env).stdout)
     assert (stats["articles"], stats["stories"]) == (4, 3)
     assert not (tmp_path / "local" / "chroma").exists()
+
+
+def test_briefs_that_share_a_long_footer_are_not_copies(tmp_path, embedder):
+    """Two short briefs ending in the same standard paragraph have more words in common
+    than their own: too short to tell, each is its own story."""
+    footer = (
+        "Officials said the plan would be reviewed again next year. Analysts expect more "
+        "announcements soon. The company did not comment further on the matter."
+    )
+    folder = tmp_path / "news"
+    folder.mkdir()
+    write_article(
+        folder,
+        "bakery",
+        title="Bakery",
+        body=f"Crumbwell Bakeries opened twelve new shops across the north. {footer}",
+    )
+    write_article(
+        folder,
+        "harbour",
+        title="Harbour",
+        body=f"The Kestrel Bay harbour reopened to ferries after storm repairs. {footer}",
+    )
+    store = ChromaStore(path=tmp_path / "data", embedding_model=embedder.model_name)
+    ingest([folder], store=store, embedder=embedder)
+    assert sorted(grouping(store).values()) == [["bakery"], ["harbour"]]
