@@ -10,13 +10,15 @@ data dirs stay readable.
 Collections: `<name>-chunks` (one vector per chunk), `<name>-articles` (one row per article:
 its body plus what incremental ingest compares), `<name>-state` (the write journal and
 the ingest lease), `<name>-web` (followed feeds, fetched pages, robots.txt: one row each,
-the record as JSON in the document, its kind and key in the metadata) and `<name>-stories`
-(each article's MinHash signature and story: `index.stories` reads and writes it).
+the record as JSON in the document, its kind and key in the metadata), `<name>-stories`
+(each article's MinHash signature and story: `index.stories` reads and writes it) and
+`<name>-tracked` (tracked questions with their last answers: `index.tracked`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -149,6 +151,9 @@ def article_row(article: Article, chunks: int, source_file: SourceFile) -> dict[
         "fingerprint": article.fingerprint,
         "chunks": chunks,
         "chars": len(article.body),
+        # When this version was written (epoch seconds): tracked questions look at the
+        # articles indexed since their last check. Rows written before it read as old.
+        "indexed_at": time.time(),
     }
 
 

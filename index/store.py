@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import journal, schema, stories
+from . import journal, schema, stories, tracked
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
 from .journal import Consistency, Journal
 from .locks import Lease, file_lock, open_lock
@@ -35,6 +35,7 @@ from .models import (
     StoredChunk,
 )
 from .schema import WebRecord, chunk_ids_for
+from .tracked import TrackedRecord
 
 if TYPE_CHECKING:
     import numpy as np
@@ -558,6 +559,33 @@ class ChromaStore:
         """How many stories the indexed articles make."""
         with _failing(f"cannot read stories from {self.location}"):
             return stories.count(self)
+
+    # -- tracked questions (index.tracked) ---------------------------------------------------
+
+    @_retrying
+    def tracked(self) -> list[TrackedRecord]:
+        """The tracked questions, oldest first."""
+        with _failing(f"cannot read tracked questions from {self.location}"):
+            return tracked.load(self)
+
+    @_retrying
+    def save_tracked(self, records: Sequence[TrackedRecord]) -> None:
+        """Write tracked questions (replacing those with the same id)."""
+        with _failing(f"writing tracked questions to {self.location} failed"):
+            tracked.save(self, records)
+
+    @_retrying
+    def delete_tracked(self, ids: Sequence[str]) -> int:
+        """Remove tracked questions; returns how many were removed."""
+        with _failing(f"removing tracked questions from {self.location} failed"):
+            return tracked.delete(self, ids)
+
+    @_retrying
+    def indexed_since(self, since: float) -> list[str]:
+        """The ids of the articles whose current version was indexed after `since` (epoch
+        seconds); articles indexed before the index kept that time count as older."""
+        with _failing(f"cannot read the article list from {self.location}"):
+            return tracked.indexed_since(self, since)
 
     # -- reads -----------------------------------------------------------------------------
 
