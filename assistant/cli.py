@@ -1,5 +1,5 @@
 """The `assistant` command: ingest, feeds, sync, watch, ask, timeline, stats, articles, stories,
-remove, serve, mcp, eval.
+track, remove, serve, mcp, eval.
 
 Exit status: 0 success, 1 when something failed at run time (a file, the store, the LLM),
 2 for usage and configuration errors.
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .core import NewsAssistant
     from .models import Answer, Timeline, Turn
     from .settings import Settings
+    from .tracking import TrackedUpdate
 
 __all__ = ["cli", "main"]
 
@@ -96,10 +97,12 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], rebuild: bool, as_json: b
     report = assistant.ingest(list(paths), rebuild=rebuild, progress=progress, on_wait=waiting)
     if progress:
         click.echo("", err=True)
+    updates = assistant.check_tracked()
     if as_json:
-        _echo_json(report.to_dict())
+        _echo_json({**report.to_dict(), "tracked": [u.to_dict() for u in updates]})
     else:
         _print_report(report)
+        _print_updates(updates, quiet=True)
     ctx.exit(1 if report.failed else 0)
 
 
@@ -197,10 +200,12 @@ def sync_command(ctx: click.Context, as_json: bool) -> None:
     report = assistant.sync(progress=progress, on_wait=waiting)
     if progress:
         click.echo("", err=True)
+    updates = assistant.check_tracked()
     if as_json:
-        _echo_json(report.to_dict())
+        _echo_json({**report.to_dict(), "tracked": [u.to_dict() for u in updates]})
     else:
         _print_sync(report)
+        _print_updates(updates, quiet=True)
     ctx.exit(1 if report.failed else 0)
 
 
@@ -630,6 +635,73 @@ def stories(ctx: click.Context, min_copies: int, as_json: bool) -> None:
                 f"  {copy.published_at or '----------'}  {_safe(copy.source or '-')[:20]:20}  "
                 f"{_safe(copy.article_id)}"
             )
+
+
+@cli.group()
+def track() -> None:
+    """Tracked questions: asked again whenever new articles come in (`ingest`, `sync`)."""
+
+
+@track.command("add")
+@click.argument("question")
+@click.pass_context
+def track_add(ctx: click.Context, question: str) -> None:
+    """Track a question; later checks report what new articles add to its answer."""
+    tracked = _assistant(ctx).track(question)
+    click.echo(f"tracking {tracked.id}: {_safe(tracked.question)}")
+
+
+@track.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def track_list(ctx: click.Context, as_json: bool) -> None:
+    """List the tracked questions with when each was last checked."""
+    found = _assistant(ctx).tracked()
+    if as_json:
+        _echo_json([t.to_dict() for t in found])
+        return
+    if not found:
+        click.echo("no tracked questions; add one with `assistant track add QUESTION`")
+    for t in found:
+        click.echo(f"{t.id}  checked {t.to_dict()['checked_at']}  {_safe(t.question)}")
+
+
+@track.command("remove")
+@click.argument("tracked_id", metavar="ID")
+@click.pass_context
+def track_remove(ctx: click.Context, tracked_id: str) -> None:
+    """Stop tracking a question (its ID from `track list`)."""
+    _assistant(ctx).untrack(tracked_id)
+    click.echo(f"no longer tracking {tracked_id}")
+
+
+@track.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def track_check(ctx: click.Context, as_json: bool) -> None:
+    """Ask each tracked question again over the articles indexed since its last check."""
+    updates = _assistant(ctx).check_tracked()
+    if as_json:
+        _echo_json([u.to_dict() for u in updates])
+        return
+    if not updates:
+        click.echo("no tracked questions; add one with `assistant track add QUESTION`")
+    _print_updates(updates, quiet=False)
+
+
+def _print_updates(updates: list[TrackedUpdate], *, quiet: bool) -> None:
+    """Each tracked question's update; `quiet` leaves out those with nothing new."""
+    for update in updates:
+        if not update.changed or update.answer is None:
+            if not quiet:
+                click.echo(f"{update.id}  {_safe(update.question)}: nothing new")
+            continue
+        click.echo(
+            f"\ntracked {update.id}  {_safe(update.question)}: new articles change the answer"
+        )
+        _print_answer(update.answer)
+        marks = ", ".join(f"[{n}]" for n in update.new_citations)
+        click.echo(f"New since the last check: {marks}")
 
 
 @cli.command()

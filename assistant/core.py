@@ -33,6 +33,7 @@ from index import (
     sync,
 )
 
+from . import tracking
 from .backends import Backend, make_backend
 from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
@@ -44,6 +45,7 @@ from .stories import Story, list_stories, with_copies
 from .support import SupportScorer
 from .text import MAX_QUESTION_CHARS, clean_question
 from .timeline import build_timeline, chronology, timeline_answer
+from .tracking import TrackedQuestion, TrackedUpdate
 
 __all__ = ["MAX_QUESTION_CHARS", "IndexStats", "NewsAssistant", "sample_corpus"]
 
@@ -418,6 +420,30 @@ class NewsAssistant:
         """The stories (copies of one report grouped), the most copied first; `min_copies`
         leaves out stories run by fewer outlets."""
         return list_stories(self.store, min_copies=min_copies)
+
+    # -- tracked questions (assistant/tracking.py) -----------------------------------------
+
+    def track(self, question: str) -> TrackedQuestion:
+        """Track a question: later `check_tracked` calls report what new articles add."""
+        return tracking.add(self, question)
+
+    def tracked(self) -> list[TrackedQuestion]:
+        """The tracked questions with their last answers, oldest first."""
+        return tracking.listed(self)
+
+    def untrack(self, tracked_id: str) -> None:
+        """Stop tracking a question (UsageError when the id is unknown)."""
+        tracking.remove(self, tracked_id)
+
+    def check_tracked(self) -> list[TrackedUpdate]:
+        """Ask every tracked question again over the articles indexed since its last check.
+
+        Example:
+            for update in assistant.check_tracked():
+                if update.changed:
+                    print(update.question, update.answer.answer, update.new_citations)
+        """
+        return tracking.check(self)
 
     @property
     def backend_label(self) -> str:
