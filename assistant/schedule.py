@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from index import SyncReport
 
     from .core import NewsAssistant
+    from .tracking import TrackedUpdate
 
 __all__ = ["BackgroundSync", "FilesPass", "PassFailed", "Stopped", "SyncPass", "watch"]
 
@@ -298,6 +299,8 @@ class BackgroundSync:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retry_at = 0.0
+        # Tracked questions whose answer the latest rounds changed, newest last.
+        self.tracked_updates: list[TrackedUpdate] = []
 
     def start(self) -> None:
         """Start the thread (nothing when `minutes` is 0)."""
@@ -370,4 +373,17 @@ class BackgroundSync:
             log.warning("background sync: %s: %s", error.path, error.reason)
         if len(report.failed) > 5:
             log.warning("background sync: %d more failures", len(report.failed) - 5)
+        self._check_tracked()
         return report
+
+    def _check_tracked(self) -> None:
+        """Ask the tracked questions again after a sync; what changed is logged and kept
+        in `tracked_updates` (the last 50)."""
+        try:
+            changed = [u for u in self.assistant.check_tracked() if u.changed]
+        except AssistantError as e:
+            log.warning("checking the tracked questions after the sync failed: %s", e)
+            return
+        for update in changed:
+            log.info("tracked question %s has new articles: %s", update.id, update.question)
+        self.tracked_updates = [*self.tracked_updates, *changed][-50:]

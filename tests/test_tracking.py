@@ -167,3 +167,35 @@ def test_ingest_ends_by_printing_what_changed(tmp_path, as_json):
         assert f"tracked {tracked_id}  {QUESTION}: new articles change the answer" in loud.stdout
         assert "GEM signs a recycling deal" in loud.stdout
         assert "New since the last check: [" in loud.stdout
+
+
+@pytest.fixture
+def web():
+    from web_server import WebServer
+
+    with WebServer() as server:
+        yield server
+
+
+def test_sync_and_the_background_sync_check_tracked_questions(tmp_path, make_assistant, web):
+    from test_feeds import feed_site
+
+    from assistant.schedule import BackgroundSync
+
+    question = "Where will GEM and Ascend Elements build a battery recycling plant?"
+    assistant = make_assistant(sync_minutes=30)
+    assistant.ingest([_write(tmp_path / "news", "a.jsonl", BAKERY)])
+    tracked = assistant.track(question)
+    assistant.add_feed(feed_site(web))
+
+    background = BackgroundSync(assistant, minutes=30)
+    report = background.run_once()
+    assert report is not None and report.added == 3
+    (update,) = background.tracked_updates
+    assert update.id == tracked.id and update.changed
+    assert "Gliwice" in " ".join(c.quote for c in update.cited_new())
+
+    # `sync` on the CLI: nothing new since the background check.
+    synced = run_cli(["sync"], data=tmp_path / "data")
+    assert synced.returncode == 0, synced.stderr
+    assert "tracked" not in synced.stdout
