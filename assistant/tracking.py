@@ -37,7 +37,9 @@ class TrackedQuestion(BaseModel):
     question: str
     added_at: float
     checked_at: float
+    changed_at: float = 0.0
     answer: Answer | None = None
+    new_citations: list[int] = Field(default_factory=list)  # those the last change brought
 
     @classmethod
     def from_record(cls, record: TrackedRecord) -> TrackedQuestion:
@@ -48,7 +50,9 @@ class TrackedQuestion(BaseModel):
             question=record.question,
             added_at=record.added_at,
             checked_at=record.checked_at,
+            changed_at=record.changed_at,
             answer=answer,
+            new_citations=list(record.new_citations),
         )
 
     def to_record(self) -> TrackedRecord:
@@ -58,7 +62,9 @@ class TrackedQuestion(BaseModel):
             question=self.question,
             added_at=self.added_at,
             checked_at=self.checked_at,
+            changed_at=self.changed_at,
             answer=self.answer.model_dump_json() if self.answer else "",
+            new_citations=tuple(self.new_citations),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +74,7 @@ class TrackedQuestion(BaseModel):
             "question": self.question,
             "added_at": _iso(self.added_at),
             "checked_at": _iso(self.checked_at),
+            "changed_at": _iso(self.changed_at),
             "answer": self.answer.answer if self.answer else "",
             "citations": [c.model_dump() for c in self.answer.citations] if self.answer else [],
         }
@@ -151,7 +158,8 @@ def check(assistant: NewsAssistant) -> list[TrackedUpdate]:
         update = _check_one(assistant, tracked, new_ids)
         stored = tracked.model_copy(update={"checked_at": started})
         if update.changed:
-            stored = stored.model_copy(update={"answer": update.answer})
+            changes = {"answer": update.answer, "changed_at": started}
+            stored = stored.model_copy(update={**changes, "new_citations": update.new_citations})
         assistant.store.save_tracked([stored.to_record()])
         updates.append(update)
     return updates

@@ -23,8 +23,9 @@ __all__ = ["TrackedRecord"]
 
 
 class TrackedRecord(BaseModel):
-    """A question left standing: when it was added and last checked (epoch seconds), and
-    the answer it had then (an `assistant.models.Answer` as JSON, "" when none yet)."""
+    """A question left standing: when it was added, last checked and last changed by new
+    articles (epoch seconds; 0 when never), and its answer (an `assistant.models.Answer`
+    as JSON, "" when none yet)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -32,7 +33,9 @@ class TrackedRecord(BaseModel):
     question: str
     added_at: float = 0.0
     checked_at: float = 0.0
+    changed_at: float = 0.0
     answer: str = ""
+    new_citations: tuple[int, ...] = ()  # the answer's citations that change brought
 
 
 def _collection(store: ChromaStore) -> Any:

@@ -4,6 +4,7 @@ real Chroma in a temp dir with the real embedding model (tiny corpora, offline a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,37 @@ def test_sync_and_the_background_sync_check_tracked_questions(tmp_path, make_ass
     synced = run_cli(["sync"], data=tmp_path / "data")
     assert synced.returncode == 0, synced.stderr
     assert "tracked" not in synced.stdout
+
+
+def test_the_tracked_tab_marks_what_changed_since_it_was_last_opened(tmp_path, make_assistant):
+    from assistant.ui.app import build_app
+    from assistant.ui.handlers import UIHandlers
+
+    news = tmp_path / "news"
+    assistant = make_assistant()
+    handlers = UIHandlers(assistant)
+    badge, panel = handlers.tracked_view(0.0)
+    assert badge == "" and "No tracked questions" in panel
+
+    assistant.ingest([_write(news, "a.jsonl", GEM_2023)])
+    assistant.track(QUESTION)
+    badge, panel = handlers.tracked_view(0.0)
+    assert badge == "" and QUESTION in panel and "Jingmen" in panel
+    assert "tracked-new" not in panel
+
+    opened = handlers.tracked_seen()
+    assistant.ingest([_write(news, "c.jsonl", GEM_2024)])
+    assistant.check_tracked()
+    badge, panel = handlers.tracked_view(opened)
+    assert "1 tracked question with new articles" in badge
+    assert "tracked-new" in panel and "Ecopro" in panel
+    # The new citation is marked, the old one is not.
+    (new_row,) = re.findall(r'<li value="\d+" class="tracked-source-new">.*?</li>', panel, re.S)
+    assert "Indonesia" in new_row and "Jingmen" not in new_row
+
+    # Once the tab has been opened again, nothing is new.
+    assert handlers.tracked_badge(handlers.tracked_seen()) == ""
+    # The page builds with the tab and the badge.
+    config = build_app(assistant).get_config_file()
+    ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
+    assert {"tracked-badge", "tracked-panel"} <= ids

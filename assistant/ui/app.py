@@ -38,6 +38,7 @@ EXAMPLES = [
     "How is Redwood Materials reusing old EV batteries?",
 ]
 STORAGE_KEY = "news-assistant-conversation"
+TRACKED_SEEN_KEY = "news-assistant-tracked-seen"
 # Events only the page uses: not part of the API.
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 # Events that change the index run one at a time.
@@ -135,11 +136,14 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
                 js_on_load=None,
             )
         status = gr.HTML(render_status(assistant.backend_label, 0, 0), js_on_load=None)
+        tracked_badge = gr.HTML(elem_id="tracked-badge", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
                 chat = _chat_tab()
             with gr.Tab("Articles", id="articles-tab"), gr.Row(equal_height=False):
                 articles = _articles_tab()
+            with gr.Tab("Tracked", id="tracked-tab") as tracked_tab:
+                tracked_panel = gr.HTML(elem_id="tracked-panel", js_on_load=None)
 
         views = [status, chat.outlets, articles.article_list, articles.stats]
         app.load(handlers.refresh, [chat.outlets, articles.search], views, **PRIVATE)
@@ -149,6 +153,7 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
         _wire_articles(handlers, articles, chat, views)
         _wire_feeds(handlers, articles, chat, views)
         _wire_coverage(handlers, articles.coverage, chat, app)
+        _wire_tracked(handlers, app, tracked_tab, tracked_badge, tracked_panel)
 
         gr.api(handlers.ask, api_name="ask")
         gr.api(handlers.timeline, api_name="timeline")
@@ -469,3 +474,24 @@ def _wire_feeds(handlers: UIHandlers, tab: ArticlesTab, chat: ChatTab, views: li
         **WRITES,
         **PRIVATE,
     )
+
+
+def _wire_tracked(
+    handlers: UIHandlers, app: gr.Blocks, tab: gr.Tab, badge: gr.HTML, panel: gr.HTML
+) -> None:
+    """The Tracked tab and the header's badge, refreshed every minute (the server's
+    background sync checks the tracked questions); opening the tab marks what changed since
+    this browser last opened it, then counts it as seen."""
+    seen = gr.BrowserState(0.0, storage_key=TRACKED_SEEN_KEY)
+    timer = gr.Timer(60)
+    gr.on(
+        [app.load, timer.tick],
+        handlers.tracked_view,
+        [seen],
+        [badge, panel],
+        show_progress="hidden",
+        **PRIVATE,
+    )
+    tab.select(handlers.tracked_view, [seen], [badge, panel], **PRIVATE).then(
+        handlers.tracked_seen, None, [seen], **PRIVATE
+    ).then(handlers.tracked_badge, [seen], [badge], show_progress="hidden", **PRIVATE)

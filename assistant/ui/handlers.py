@@ -10,6 +10,7 @@ time never see each other's answers. Errors reach the person as `gr.Error` (see 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from .render import (
     render_status,
     render_sync,
     render_timeline,
+    render_tracked,
+    render_tracked_badge,
     render_user,
     render_viewer,
     render_viewer_hint,
@@ -351,6 +354,29 @@ class UIHandlers:
         # Room above the highest point, so none sits on the plot's edge.
         top = max((p.outlets for p in points), default=1) + 1
         return gr.ScatterPlot(value=strip, y_lim=[0, top]), render_timeline(found)
+
+    # -- the Tracked tab ------------------------------------------------------------------
+
+    @reported("reading the tracked questions")
+    def tracked_view(self, seen: float | None) -> tuple[str, str]:
+        """The header's badge and the Tracked tab: questions whose answer new articles
+        changed after `seen` (when this browser last opened the tab) are counted and marked."""
+        questions = self.assistant.tracked()
+        since = float(seen or 0.0)
+        fresh = sum(1 for q in questions if q.changed_at > since)
+        return render_tracked_badge(fresh), render_tracked(questions, seen=since)
+
+    @reported("reading the tracked questions")
+    def tracked_badge(self, seen: float | None) -> str:
+        """The header's badge alone: how many questions changed after `seen`."""
+        since = float(seen or 0.0)
+        return render_tracked_badge(
+            sum(1 for q in self.assistant.tracked() if q.changed_at > since)
+        )
+
+    def tracked_seen(self) -> float:
+        """The Tracked tab was opened: its updates count as seen from now."""
+        return time.time()
 
     def _forget_upload(self, path: str) -> None:
         forget_upload(path, self.uploads_dir, (r.path for r in self.assistant.articles()))

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from index import ArticleRecord, IngestReport
 
     from ..core import IndexStats
+    from ..tracking import TrackedQuestion
 
 __all__ = [
     "display_path",
@@ -57,6 +58,8 @@ __all__ = [
     "render_status",
     "render_sync",
     "render_timeline",
+    "render_tracked",
+    "render_tracked_badge",
     "render_user",
     "render_viewer",
     "render_viewer_hint",
@@ -264,6 +267,22 @@ def render_timeline(timeline: Timeline) -> str:
         for i in timeline.items
     ]
     return _macro("timeline.html", "timeline", timeline, rows)
+
+
+def render_tracked(questions: Sequence[TrackedQuestion], *, seen: float) -> str:
+    """The Tracked tab: each tracked question with its last answer; those new articles
+    changed after `seen` (epoch seconds) marked, with their new citations."""
+    rows = []
+    for q in questions:
+        is_new = q.changed_at > seen
+        new_ns = set(q.new_citations) if is_new else set()
+        rows.append((q, is_new, new_ns))
+    return _macro("tracked.html", "tracked", rows)
+
+
+def render_tracked_badge(count: int) -> str:
+    """The header's badge: how many tracked questions have new articles ("" when none)."""
+    return _macro("tracked.html", "badge", count)
 
 
 def render_user(question: str) -> str:
