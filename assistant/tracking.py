@@ -160,7 +160,7 @@ def check(assistant: NewsAssistant) -> list[TrackedUpdate]:
         if update.changed:
             changes = {"answer": update.answer, "changed_at": started}
             stored = stored.model_copy(update={**changes, "new_citations": update.new_citations})
-        assistant.store.save_tracked([stored.to_record()])
+        assistant.store.save_tracked([stored.to_record()], existing=True)
         updates.append(update)
     return updates
 

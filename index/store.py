@@ -569,10 +569,11 @@ class ChromaStore:
             return tracked.load(self)
 
     @_retrying
-    def save_tracked(self, records: Sequence[TrackedRecord]) -> None:
-        """Write tracked questions (replacing those with the same id)."""
+    def save_tracked(self, records: Sequence[TrackedRecord], *, existing: bool = False) -> None:
+        """Write tracked questions (replacing those with the same id); `existing` only
+        updates questions still tracked."""
         with _failing(f"writing tracked questions to {self.location} failed"):
-            tracked.save(self, records)
+            tracked.save(self, records, existing=existing)
 
     @_retrying
     def delete_tracked(self, ids: Sequence[str]) -> int:

@@ -51,11 +51,18 @@ def load(store: ChromaStore) -> list[TrackedRecord]:
     return sorted(found, key=lambda r: (r.added_at, r.id))
 
 
-def save(store: ChromaStore, records: Sequence[TrackedRecord]) -> None:
-    """Write tracked questions (replacing those with the same id)."""
+def save(store: ChromaStore, records: Sequence[TrackedRecord], *, existing: bool = False) -> None:
+    """Write tracked questions (replacing those with the same id); `existing` only updates
+    rows still there, so a check never brings back a question removed meanwhile."""
     if not records:
         return
-    _collection(store).upsert(
+    collection = _collection(store)
+    if existing:
+        present = set(collection.get(ids=[r.id for r in records], include=[])["ids"])
+        records = [r for r in records if r.id in present]
+        if not records:
+            return
+    collection.upsert(
         ids=[r.id for r in records],
         documents=[r.model_dump_json() for r in records],
         metadatas=[{"question": r.question} for r in records],

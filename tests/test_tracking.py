@@ -234,3 +234,13 @@ def test_the_tracked_tab_marks_what_changed_since_it_was_last_opened(tmp_path, m
     config = build_app(assistant).get_config_file()
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"tracked-badge", "tracked-panel"} <= ids
+
+
+def test_a_check_does_not_bring_back_a_question_removed_meanwhile(tmp_path, make_assistant):
+    assistant = make_assistant()
+    assistant.ingest([_write(tmp_path / "news", "a.jsonl", GEM_2023)])
+    tracked = assistant.track(QUESTION)
+    stale = tracked.model_copy(update={"checked_at": tracked.checked_at + 1})
+    assistant.untrack(tracked.id)
+    assistant.store.save_tracked([stale.to_record()], existing=True)
+    assert assistant.tracked() == []
