@@ -97,13 +97,13 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], rebuild: bool, as_json: b
     report = assistant.ingest(list(paths), rebuild=rebuild, progress=progress, on_wait=waiting)
     if progress:
         click.echo("", err=True)
-    updates = assistant.check_tracked()
+    updates = _check_tracked(assistant)
     if as_json:
-        _echo_json({**report.to_dict(), "tracked": [u.to_dict() for u in updates]})
+        _echo_json({**report.to_dict(), "tracked": [u.to_dict() for u in updates or []]})
     else:
         _print_report(report)
-        _print_updates(updates, quiet=True)
-    ctx.exit(1 if report.failed else 0)
+        _print_updates(updates or [], quiet=True)
+    ctx.exit(1 if report.failed or updates is None else 0)
 
 
 def _print_report(report: IngestReport) -> None:
@@ -200,13 +200,13 @@ def sync_command(ctx: click.Context, as_json: bool) -> None:
     report = assistant.sync(progress=progress, on_wait=waiting)
     if progress:
         click.echo("", err=True)
-    updates = assistant.check_tracked()
+    updates = _check_tracked(assistant)
     if as_json:
-        _echo_json({**report.to_dict(), "tracked": [u.to_dict() for u in updates]})
+        _echo_json({**report.to_dict(), "tracked": [u.to_dict() for u in updates or []]})
     else:
         _print_sync(report)
-        _print_updates(updates, quiet=True)
-    ctx.exit(1 if report.failed else 0)
+        _print_updates(updates or [], quiet=True)
+    ctx.exit(1 if report.failed or updates is None else 0)
 
 
 def _print_sync(report: SyncReport) -> None:
@@ -687,6 +687,18 @@ def track_check(ctx: click.Context, as_json: bool) -> None:
     if not updates:
         click.echo("no tracked questions; add one with `assistant track add QUESTION`")
     _print_updates(updates, quiet=False)
+
+
+def _check_tracked(assistant: NewsAssistant) -> list[TrackedUpdate] | None:
+    """The tracked questions checked after an ingest or sync; None (said on stderr) when
+    the check failed, so the report of what went in is still printed."""
+    from index.errors import AssistantError
+
+    try:
+        return assistant.check_tracked()
+    except AssistantError as e:
+        click.echo(f"error: checking the tracked questions failed: {e}", err=True)
+        return None
 
 
 def _print_updates(updates: list[TrackedUpdate], *, quiet: bool) -> None:

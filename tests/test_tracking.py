@@ -244,3 +244,17 @@ def test_a_check_does_not_bring_back_a_question_removed_meanwhile(tmp_path, make
     assistant.untrack(tracked.id)
     assistant.store.save_tracked([stale.to_record()], existing=True)
     assert assistant.tracked() == []
+
+
+def test_a_failed_check_after_ingest_still_prints_what_went_in(tmp_path, monkeypatch):
+    from assistant.core import NewsAssistant
+    from index.errors import StoreError
+
+    def failing(self):
+        raise StoreError("cannot read tracked questions from the store (gone)")
+
+    monkeypatch.setattr(NewsAssistant, "check_tracked", failing)
+    result = run_cli(["ingest", str(_write(tmp_path / "news", "a.jsonl", GEM_2023))], data=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith("1 added")
+    assert "error: checking the tracked questions failed: cannot read" in result.stderr
