@@ -22,7 +22,7 @@ from index import SearchFilter
 
 from .dates import NamedDate, explicit_dates, format_date
 
-__all__ = ["OutletNames", "Part", "split_question"]
+__all__ = ["OutletNames", "Part", "facets", "split_question"]
 
 # Where one part of a sentence ends and the next begins.
 _BOUNDARY = re.compile(
@@ -49,6 +49,15 @@ _FILLER = frozenset(
     "a an and the of by in on from to as both either also article articles report reports "
     "reported piece story covered according published while whereas but or than is was "
     "were are that this these those".split()
+)
+# Where one fact of a question ends and the next begins: a comma or semicolon, or an "and"
+# (or "also") that opens a new predicate ("... and is accused of ...", "... and by EU
+# regulators ...").
+_FACT_CUT = re.compile(
+    r"\s*[,;:]\s*(?:and\s+|while\s+|but\s+)?(?:also\s+)?"
+    r"|\s+(?:and|while|but|whereas)\s+(?=(?:is|was|are|were|has|had|have|also|then|later|by)\b)"
+    r"|\s+also\s+",
+    re.I,
 )
 # How far around a named date an article counts as "of that date" (time zones, late copy).
 _DATE_SLACK = timedelta(days=1)
@@ -171,6 +180,35 @@ def split_question(question: str, outlets: OutletNames, *, today: date | None = 
         if dated not in parts:
             parts.append(dated)
     return parts
+
+
+def facets(question: str, outlets: OutletNames) -> list[str]:
+    """The facts a question that names outlets states about its subject ("Which company,
+    scrutinized by consumer groups over ..., and by EU regulators for ..., also faces
+    allegations of ..., as reported by TechCrunch?" states three), each of which one of
+    the outlet's articles may hold; [] when it names no outlet or states fewer than two.
+    Attributions ("as reported by TechCrunch") are not facts."""
+    mentions = outlets.mentions(question)
+    if not mentions:
+        return []
+    text = question
+    for start, end, _ in reversed(mentions):
+        text = f"{text[:start]} {text[end:]}"
+    found = [
+        " ".join(piece.split()).strip(" ?.!'\"‘’“”")
+        for piece in _FACT_CUT.split(text)
+        if _content_words(piece) >= 3
+    ]
+    return found if len(found) >= 2 else []
+
+
+def _content_words(text: str) -> int:
+    words = re.findall(r"[\w'’-]+", text.lower())
+    return sum(1 for w in words if w not in _FILLER and w not in _QUESTION_WORDS)
+
+
+# Words that ask rather than state.
+_QUESTION_WORDS = frozenset("who what which whom whose when where why how does did do".split())
 
 
 def _dated(part: Part, named: NamedDate) -> Part:

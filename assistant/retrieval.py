@@ -21,7 +21,7 @@ from index import ChromaStore, Embedder, Hit, SearchFilter
 from index.schema import date_to_int, published_int
 
 from .dates import DateIntent, resolve_dates
-from .parts import OutletNames, Part, split_question
+from .parts import OutletNames, Part, facets, split_question
 from .stories import one_per_story
 
 if TYPE_CHECKING:
@@ -214,14 +214,18 @@ class Searcher:
         time words in the query ("this week", "in June") are resolved against it."""
         intent = resolve_dates(query, today=today) if today else None
         ranked = self._ranked(query, k=k, where=where, intent=intent)
-        parts = split_question(query, self.facts.outlets(), today=today)
+        outlets = self.facts.outlets()
+        parts = split_question(query, outlets, today=today)
         picked, runners_up = self._pick_parts(parts, k=k, where=where)
+        stated = self._pick_facts(facets(query, outlets), parts, picked, k=k, where=where)
         article_ids = list(
-            dict.fromkeys([c.article_id for c in picked if c] + [c.article_id for c in ranked])
+            dict.fromkeys(c.article_id for c in [*picked, *stated, *ranked] if c is not None)
         )
-        ranked = one_per_story(self.store, ranked, first=picked)  # copies: one per story
+        if stated:  # copies: one per story
+            stated = one_per_story(self.store, stated, first=picked)
+        ranked = one_per_story(self.store, ranked, first=[*picked, *stated])
         chosen = self._diverse(
-            ranked, k, first=[c for c in [*picked, *runners_up] if c is not None]
+            ranked, k, first=[c for c in [*picked, *runners_up, *stated] if c is not None]
         )
         self._fill_hits(chosen)
         chosen = [c for c in chosen if c.hit is not None]
@@ -313,6 +317,35 @@ class Searcher:
             picked.append(best)
             runners_up.append(runner_up)
         return picked, runners_up
+
+    def _pick_facts(
+        self,
+        facts: Sequence[str],
+        parts: Sequence[Part],
+        picked: Sequence[_Candidate | None],
+        *,
+        k: int,
+        where: SearchFilter | None,
+    ) -> list[_Candidate]:
+        """For each fact the question states about its subject, the best chunk within the
+        outlets it names when that chunk's article is not a source yet: "Which company,
+        scrutinized by consumer groups over ... and by EU regulators for ..., as reported
+        by TechCrunch?" may need a TechCrunch article for each fact. Not when a part names
+        a date: the dated reports are the ones the question is about."""
+        if any(part.since or part.until for part in parts):
+            return []
+        outlets = tuple(dict.fromkeys(s for part in parts for s in part.sources))
+        within = Part("", outlets).where(where) if outlets else None
+        if not facts or within is None:
+            return []
+        taken = {c.article_id for c in picked if c is not None}
+        found: list[_Candidate] = []
+        for fact in facts:
+            best = next(iter(self._ranked(fact, k=k, where=within)), None)
+            if best is not None and best.article_id not in taken:
+                taken.add(best.article_id)
+                found.append(best)
+        return found
 
     def _best_passage(
         self, part: Part, best: _Candidate, ranked: Sequence[_Candidate]

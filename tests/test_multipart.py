@@ -154,6 +154,18 @@ def test_each_part_brings_its_articles_second_passage_before_the_rest(make_assis
     assert {f for h in (found.hits[0], found.hits[2]) for f in facts if f in h.text} == set(facts)
 
 
+def test_each_fact_a_question_states_may_bring_another_article_of_its_outlet(offline):
+    found = offline.searcher.retrieve(
+        "Which company, as reported by Grid Weekly, will employ 412 people at its plant in "
+        "Gliwice, and has moved the opening of its battery site in Poland to 2027?",
+        k=5,
+    )
+    articles = list(dict.fromkeys(h.article_id for h in found.hits))
+    # Each fact's Grid Weekly article before the other outlets' (Metro News also reported
+    # the 412 jobs): the whole question alone ranks metro-jobs above gw-open.
+    assert set(articles[:2]) == {"gw-open", "gw-later"}
+
+
 def test_one_outlet_on_two_dates_gives_both_reports(offline):
     found = offline.searcher.retrieve(OVER_TIME, k=4)
     assert [p.part.label for p in found.parts] == [

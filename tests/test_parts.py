@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from assistant.dates import explicit_dates
-from assistant.parts import OutletNames, split_question
+from assistant.parts import OutletNames, facets, split_question
 
 OUTLETS = OutletNames(
     [
@@ -130,3 +130,19 @@ def test_outlets_named_as_a_list_share_their_stretch():
         "Did Grid Weekly, Fortune and The Age report that GEM opened the plant"
     }
     assert got[3][4] == "while The Daily Ledger reported a delay at the site"
+
+
+def test_the_facts_a_question_states_about_its_subject():
+    question = (
+        "Which company, scrutinized by Fortune for the cost of its Gliwice plant, and by "
+        "regulators for its water permits, also faces a strike at its Polish site, as "
+        "reported by both Grid Weekly and The Age?"
+    )
+    assert facets(question, OUTLETS) == [
+        "scrutinized by for the cost of its Gliwice plant",
+        "by regulators for its water permits",
+        "faces a strike at its Polish site",
+    ]
+    # One fact, or no outlet named: nothing to split.
+    assert facets("Which company, as reported by Fortune, opened the Gliwice plant?", OUTLETS) == []
+    assert facets("Who opened the Gliwice plant, and who is building the one in Spain?", OUTLETS) == []
