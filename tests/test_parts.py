@@ -145,4 +145,6 @@ def test_the_facts_a_question_states_about_its_subject():
     ]
     # One fact, or no outlet named: nothing to split.
     assert facets("Which company, as reported by Fortune, opened the Gliwice plant?", OUTLETS) == []
-    assert facets("Who opened the Gliwice plant, and who is building the one in Spain?", OUTLETS) == []
+    assert (
+        facets("Who opened the Gliwice plant, and who is building the one in Spain?", OUTLETS) == []
+    )
