@@ -76,6 +76,22 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+@contextmanager
+def open_chat(assistant: Any, request: pytest.FixtureRequest, folder: Path) -> Iterator[ChatPage]:
+    """The app for `assistant` served and opened in one headless Chromium tab; screenshots
+    go to `folder` when the test failed."""
+    from playwright.sync_api import sync_playwright
+
+    pages: list[ChatPage] = []
+    with sync_playwright() as p, serving(assistant) as url:
+        browser = launch_chromium(p)
+        context = browser.new_context(viewport={"width": 1400, "height": 950})
+        pages.append(ChatPage(context.new_page(), url).open())
+        yield pages[0]
+        save_screenshots_if_failed(request, folder, pages)
+        browser.close()
+
+
 class ChatPage:
     """A browser tab on the app, with the few actions the tests need."""
 

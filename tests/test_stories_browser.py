@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, save_screenshots_if_failed, serving
+from browser_app import TIMEOUT_MS, open_chat
 from test_stories_answers import QUESTION, bridge_news  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -15,18 +15,10 @@ pytest_plugins = ["phase_reports"]
 
 @pytest.fixture
 def page(tmp_path, request, make_assistant, bridge_news):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
     assistant = make_assistant(llm="extractive")
     assistant.ingest([bridge_news])
-    pages: list[ChatPage] = []
-    with sync_playwright() as p, serving(assistant) as url:
-        browser = launch_chromium(p)
-        context = browser.new_context(viewport={"width": 1400, "height": 950})
-        pages.append(ChatPage(context.new_page(), url).open())
-        yield pages[0]
-        save_screenshots_if_failed(request, tmp_path, pages)
-        browser.close()
+    with open_chat(assistant, request, tmp_path) as chat:
+        yield chat
 
 
 def test_a_source_names_the_other_outlets_that_ran_it(page):

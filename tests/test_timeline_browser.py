@@ -5,7 +5,7 @@ draws the coverage chart and a timeline as a strip and a list."""
 from __future__ import annotations
 
 import pytest
-from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, save_screenshots_if_failed, serving
+from browser_app import TIMEOUT_MS, open_chat
 from test_stories import write_article
 from test_timeline import ARTICLES, SUBJECT, body
 
@@ -15,8 +15,6 @@ pytest_plugins = ["phase_reports"]
 
 @pytest.fixture
 def page(tmp_path, request, make_assistant):
-    from playwright.sync_api import sync_playwright
-
     folder = tmp_path / "news"
     folder.mkdir()
     for name, title, source, day, paragraphs in ARTICLES:
@@ -31,14 +29,8 @@ def page(tmp_path, request, make_assistant):
         )
     assistant = make_assistant(llm="extractive")
     assistant.ingest([folder])
-    pages: list[ChatPage] = []
-    with sync_playwright() as p, serving(assistant) as url:
-        browser = launch_chromium(p)
-        context = browser.new_context(viewport={"width": 1400, "height": 950})
-        pages.append(ChatPage(context.new_page(), url).open())
-        yield pages[0]
-        save_screenshots_if_failed(request, tmp_path, pages)
-        browser.close()
+    with open_chat(assistant, request, tmp_path) as chat:
+        yield chat
 
 
 def test_timeline_in_the_chat_and_the_articles_tab(page):

@@ -5,7 +5,7 @@ answers with the new citations marked, and opening it counts them as seen."""
 from __future__ import annotations
 
 import pytest
-from browser_app import TIMEOUT_MS, ChatPage, launch_chromium, save_screenshots_if_failed, serving
+from browser_app import TIMEOUT_MS, open_chat
 from test_tracking import GEM_2023, GEM_2024, QUESTION, _write
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -14,8 +14,6 @@ pytest_plugins = ["phase_reports"]
 
 @pytest.fixture
 def page(tmp_path, request, make_assistant):
-    from playwright.sync_api import sync_playwright
-
     news = tmp_path / "news"
     assistant = make_assistant(llm="extractive")
     assistant.ingest([_write(news, "a.jsonl", GEM_2023)])
@@ -23,14 +21,8 @@ def page(tmp_path, request, make_assistant):
     assistant.ingest([_write(news, "c.jsonl", GEM_2024)])
     (update,) = assistant.check_tracked()
     assert update.changed
-    pages: list[ChatPage] = []
-    with sync_playwright() as p, serving(assistant) as url:
-        browser = launch_chromium(p)
-        context = browser.new_context(viewport={"width": 1400, "height": 950})
-        pages.append(ChatPage(context.new_page(), url).open())
-        yield pages[0]
-        save_screenshots_if_failed(request, tmp_path, pages)
-        browser.close()
+    with open_chat(assistant, request, tmp_path) as chat:
+        yield chat
 
 
 def test_the_badge_and_the_tracked_tab(page):
