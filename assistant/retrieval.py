@@ -56,6 +56,9 @@ class Retrieval:
     dates: DateIntent | None = None
     covered: bool = True  # False: the question names a time the index holds nothing near
     parts: list[PartFound] = field(default_factory=list)  # empty: asked as a whole
+    # Not "": the keyword index is still being built ("keyword index warming up: N of M
+    # chunks") and the hits lean on dense search alone, or on the part already indexed.
+    keyword_warming: str = ""
 
 
 class IndexFacts:
@@ -241,6 +244,7 @@ class Searcher:
                 PartFound(part, position.get(c.chunk_id) if c else None)
                 for part, c in zip(parts, picked, strict=True)
             ],
+            keyword_warming=self.keyword.warming if self.keyword is not None else "",
         )
 
     def _ranked(

@@ -1,29 +1,42 @@
-"""BM25 keyword search over the store's chunks (bm25s), kept in step with the store.
+"""BM25 keyword search over the store's chunks, kept in step with the store.
 
-The index holds each chunk's stemmed token ids and the metadata filters need. Before a
-search it compares the store's `signature()` (one cheap round trip) with the one it last
-saw; when another ingest (in this process or any other sharing the store) changed the
-chunks, it fetches only the chunks it does not have, tokenises only those, and drops the
-ones that are gone. Removals are masked out at once. Additions go to a small delta
-segment scored at query time with the same BM25 formula (idf over both segments); when
-the delta outgrows a fifth of the main bm25s matrix (or a quarter of it is removed), the
-matrix is re-derived from the cached token ids, never by fetching or tokenising again.
-A snapshot on disk lets a new process start from the tokens instead of the whole store.
+The index holds, per chunk, its id, article, outlet, date and length, and for every stemmed
+token the chunks holding it with their term frequencies (term-major postings), all in flat
+numpy arrays: no Python object per chunk, so a year of news fits beside the HNSW index.
+Scores are the lucene variant of BM25 exactly as bm25s computes them (same float32 weights,
+summed in the same order), precomputed per posting of the main segment.
+
+Before a search the index compares the store's `signature()` (one cheap round trip) with
+the one it last saw; when another ingest (in this process or any other sharing the store)
+changed the chunks, it fetches only the chunks it does not have, tokenises only those, and
+masks the ones that are gone. Additions go to a small delta segment scored at query time
+with the same BM25 formula (idf over both segments); when the delta outgrows a fifth of the
+main segment (or a quarter of it is removed), the main segment is re-derived from the
+postings it holds, never by fetching or tokenising again.
+
+A snapshot on disk (the same flat arrays) lets a new process start in seconds; when its
+signature is the store's, nothing is fetched at all. Without one (or with a stale or
+damaged one) on a large store, the first sync starts the catch-up in a background thread
+that streams the chunks in batches: searches meanwhile answer from what the index already
+holds (nothing, on a first build), and `warming` says so, for the caller to show.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .models import SearchFilter
+from .models import Hit, SearchFilter
 from .schema import date_to_int, published_int
 from .tokens import tokenize
 
@@ -32,7 +45,14 @@ if TYPE_CHECKING:
 
 __all__ = ["KeywordHit", "KeywordIndex", "tokenize"]
 
-_SNAPSHOT_VERSION = 2  # 2: tokens from index.tokens
+_SNAPSHOT_VERSION = 3  # 3: flat postings, delta and removals included
+_FETCH = 1000  # chunks fetched (and tokenised) per store round trip
+_SEGMENT = 50_000  # chunks per consolidated segment while streaming
+_BLOCK = 4_000_000  # postings handled per step when (re)building: bounds temporaries
+_MAX_TF = np.iinfo(np.uint16).max
+
+# (token ids, doc ids, term frequencies) of some postings; doc ids ascend within a token.
+_Part = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +66,182 @@ class KeywordHit:
 
 
 @dataclass(frozen=True, slots=True)
-class _Doc:
-    chunk_id: str
-    article_id: str
-    source: str
-    published: int  # YYYYMMDD, 0 when undated
-    tokens: np.ndarray  # token ids (int32)
+class _Postings:
+    """Term-major postings: the docs holding token t are docs[indptr[t]:indptr[t + 1]]
+    (ascending), with their term frequencies in tf."""
+
+    indptr: np.ndarray  # int64, tokens + 1
+    docs: np.ndarray  # int32
+    tf: np.ndarray  # uint16
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.indptr) - 1
+
+    def span(self, token: int) -> tuple[int, int]:
+        if token >= self.n_terms:
+            return 0, 0
+        return int(self.indptr[token]), int(self.indptr[token + 1])
+
+    def parts(self, *, offset: int = 0, keep: np.ndarray | None = None) -> Iterator[_Part]:
+        """The postings in blocks of whole tokens, doc ids shifted by `offset`, then (with
+        `keep`, a mask over the shifted ids) the removed ones dropped and the rest renumbered."""
+        remap = np.cumsum(keep, dtype=np.int64) - 1 if keep is not None else None
+        start = 0
+        while start < self.n_terms:
+            stop = int(np.searchsorted(self.indptr, self.indptr[start] + _BLOCK, "right")) - 1
+            stop = min(max(stop, start + 1), self.n_terms)
+            lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+            terms = np.repeat(
+                np.arange(start, stop, dtype=np.int32), np.diff(self.indptr[start : stop + 1])
+            )
+            docs = self.docs[lo:hi].astype(np.int64) + offset
+            tf = self.tf[lo:hi]
+            if keep is not None and remap is not None:
+                kept = keep[docs]
+                terms, docs, tf = terms[kept], remap[docs[kept]], tf[kept]
+            yield terms, docs.astype(np.int32), tf
+            start = stop
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Tokenised chunks, doc-major: chunk i's (token, tf) pairs follow chunk i-1's."""
+
+    chunk_ids: np.ndarray  # bytes (ids are uniform width: chunk_ids_for)
+    article_codes: np.ndarray  # int32
+    source_codes: np.ndarray  # int32
+    published: np.ndarray  # int32, YYYYMMDD or 0
+    lengths: np.ndarray  # int32, tokens per chunk
+    pairs: np.ndarray  # int32, (token, tf) pairs per chunk
+    terms: np.ndarray  # int32
+    tf: np.ndarray  # uint16
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def parts(self, *, offset: int) -> Iterator[_Part]:
+        """The pairs as postings, chunk i numbered offset + i."""
+        docs = np.repeat(np.arange(offset, offset + len(self), dtype=np.int32), self.pairs)
+        yield self.terms, docs, self.tf
+
+    @staticmethod
+    def concat(batches: Sequence[_Batch]) -> _Batch:
+        fields = _Batch.__slots__
+        return _Batch(*(np.concatenate([getattr(b, f) for b in batches]) for f in fields))
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """Everything a search reads, replaced whole (never changed in place) on each sync."""
+
+    signature: str | None
+    chunk_ids: np.ndarray  # bytes, one per doc (removed ones too, until a rebuild)
+    article_codes: np.ndarray  # int32
+    source_codes: np.ndarray  # int32
+    published: np.ndarray  # int32
+    lengths: np.ndarray  # int32
+    alive: np.ndarray  # bool
+    n_terms: int  # vocabulary size the postings know
+    built: int = 0  # docs[:built] are in the main segment, the rest in the delta
+    main: _Postings | None = None
+    weights: np.ndarray | None = None  # float32 BM25 weight of each main posting
+    df_main: np.ndarray | None = None  # int64 document frequency per token (main)
+    avgdl: float = 1.0  # mean main doc length (at least 1), for the delta's formula
+    delta: _Postings | None = None  # docs numbered from 0 (doc built + i)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def _empty_state() -> _State:
+    none = np.zeros(0, dtype=np.int32)
+    return _State(None, np.zeros(0, dtype="S1"), none, none, none, none, none.astype(bool), 0)
+
+
+def _assemble(parts: Callable[[], Iterator[_Part]], n_terms: int) -> _Postings:
+    """Term-major postings from parts given in doc order (a counting sort: two passes over
+    the parts, no sort of the whole; the output is the only allocation of its size)."""
+    counts = np.zeros(n_terms, dtype=np.int64)
+    for terms, _, _ in parts():
+        counts += np.bincount(terms, minlength=n_terms)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    docs = np.empty(int(indptr[-1]), dtype=np.int32)
+    tf = np.empty(int(indptr[-1]), dtype=np.uint16)
+    cursor = indptr[:-1].copy()
+    for terms, part_docs, part_tf in parts():
+        order = np.argsort(terms, kind="stable")
+        ordered = terms[order]
+        rank = np.arange(len(ordered)) - np.searchsorted(ordered, ordered)
+        dest = cursor[ordered] + rank
+        docs[dest] = part_docs[order]
+        tf[dest] = part_tf[order]
+        cursor += np.bincount(terms, minlength=n_terms)
+    return _Postings(indptr, docs, tf)
+
+
+def _segment_parts(segments: list[_Batch], offset: int, passes: Iterator[int]) -> Iterator[_Part]:
+    """The segments' postings numbered from `offset`; `_assemble`'s second pass (the last)
+    lets go of each segment once placed, so that a build's peak stays near its output."""
+    if next(passes) == 1:
+        while segments:
+            segment = segments.pop(0)
+            yield from segment.parts(offset=offset)
+            offset += len(segment)
+        return
+    for segment in segments:
+        yield from segment.parts(offset=offset)
+        offset += len(segment)
+
+
+def _bm25_weights(
+    main: _Postings, lengths: np.ndarray, k1: float, b: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 weight per posting, document frequencies): bm25s's lucene variant, the
+    same operations in the same precision, so that scores match it bit for bit."""
+    n_docs = len(lengths)
+    df = np.diff(main.indptr)
+    idf = np.zeros(main.n_terms, dtype=np.float32)
+    present = df > 0
+    if present.any():
+        values, inverse = np.unique(df[present], return_inverse=True)
+        # math.log as bm25s does (numpy's log may differ in the last bit)
+        logs = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in values.tolist()]
+        idf[present] = np.array(logs)[inverse]
+    avg = lengths.mean()
+    norm = k1 * ((1 - b) + b * lengths / avg)
+    weights = np.empty(len(main.docs), dtype=np.float32)
+    for terms, docs, tf in main.parts():
+        lo = int(main.indptr[terms[0]]) if len(terms) else 0
+        freq = tf.astype(np.float64)
+        weights[lo : lo + len(docs)] = idf[terms].astype(np.float64) * (freq / (norm[docs] + freq))
+    return weights, df
+
+
+def _pack(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as one UTF-8 buffer and their end offsets (no padding)."""
+    encoded = [s.encode("utf-8") for s in strings]
+    ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), ends
+
+
+def _unpack(buffer: np.ndarray, ends: np.ndarray) -> list[str]:
+    raw = buffer.tobytes()
+    starts = itertools.chain([0], ends.tolist())
+    return [raw[s:e].decode("utf-8") for s, e in zip(starts, ends.tolist(), strict=False)]
 
 
 class KeywordIndex:
-    """BM25 over every chunk of a `ChromaStore`, synchronised by the store's signature."""
+    """BM25 over every chunk of a `ChromaStore`, synchronised by the store's signature.
+
+    Args:
+        store: the store whose chunks are indexed.
+        cache_dir: where the snapshot lives (None: no snapshot).
+        k1, b: BM25 parameters.
+        background_from: a first catch-up of at least this many stored chunks runs in a
+            background thread (searches meanwhile answer from what is ready; see `warming`).
+    """
 
     def __init__(
         self,
@@ -64,27 +250,30 @@ class KeywordIndex:
         cache_dir: Path | str | None = None,
         k1: float = 1.2,
         b: float = 0.75,
+        background_from: int = 10_000,
     ) -> None:
         self.store = store
         self.k1 = k1
         self.b = b
+        self.background_from = background_from
         self.cache_path = self._cache_path(cache_dir)
         self._lock = threading.RLock()
-        self._signature: str | None = None
+        self._state = _empty_state()
+        # Name tables, append-only (a background catch-up extends them while searches read).
         self._vocab: dict[str, int] = {}
-        self._docs: list[_Doc] = []
-        self._pos: dict[str, int] = {}
-        self._alive = np.zeros(0, dtype=bool)
-        self._published = np.zeros(0, dtype=np.int32)
-        self._source_ids = np.zeros(0, dtype=np.int32)
-        self._sources: dict[str, int] = {}
-        self._bm25: Any = None
-        self._built_docs = 0  # docs[:_built_docs] are in the bm25s matrix, the rest in the delta
-        self._df_main = np.zeros(0, dtype=np.int64)  # document frequency per token id (main)
-        self._avgdl = 1.0
-        self._delta: Any = None  # scipy CSC (docs x tokens) of term frequencies of the delta
-        self._delta_len = np.zeros(0, dtype=np.float32)
+        self._terms: list[str] = []
+        self._article_code: dict[str, int] = {}
+        self._articles: list[str] = []
+        self._source_code: dict[str, int] = {}
+        self._sources: list[str] = []
         self._loaded = False
+        self._warm = False  # a catch-up finished (or a snapshot matched the store)
+        self._job: threading.Thread | None = None
+        self._progress = (0, 0)  # chunks tokenised, chunks to tokenise (background job)
+        self.error: Exception | None = None  # why the last background catch-up failed
+        self._save_lock = threading.Lock()
+        self._save_wanted = False
+        self._saver: threading.Thread | None = None
 
     def _cache_path(self, cache_dir: Path | str | None) -> Path | None:
         if cache_dir is None:
@@ -96,246 +285,438 @@ class KeywordIndex:
     # -- keeping in step -------------------------------------------------------------------
 
     def sync(self) -> bool:
-        """Catch up with the store; True when anything changed. Cheap when nothing did."""
+        """Catch up with the store; True when anything changed. Cheap when nothing did.
+
+        The first catch-up of a large store starts in the background and returns False at
+        once; searches answer from what is ready until it is done (see `warming`)."""
         with self._lock:
             if not self._loaded:
                 self._loaded = True
                 self._load_snapshot()
+            if self._job is not None:
+                if self._job.is_alive():
+                    return False
+                self._job = None
             signature = self.store.signature()
-            if signature == self._signature:
+            if signature == self._state.signature:
                 return False
-            stored = self.store.chunk_ids()
-            wanted = set(stored)
-            gone = [cid for cid in self._pos if cid not in wanted]
-            new = [cid for cid in stored if cid not in self._pos]
-            for cid in gone:
-                self._alive[self._pos.pop(cid)] = False
-            self._add(new)
-            delta = len(self._docs) - self._built_docs
-            if (
-                self._bm25 is None
-                or delta > max(2000, self._built_docs // 5)
-                or self._dead_share() > 0.25
-            ):
-                self._rebuild()
-            elif new:
-                self._build_delta()
-            self._signature = signature
-            self._save_snapshot()
-            return bool(gone or new)
-
-    def _add(self, chunk_ids: Sequence[str]) -> None:
-        docs: list[_Doc] = []
-        for start in range(0, len(chunk_ids), 1000):
-            for hit in self.store.get_chunks(chunk_ids[start : start + 1000]):
-                docs.append(
-                    _Doc(
-                        hit.chunk_id,
-                        hit.article_id,
-                        hit.source,
-                        published_int(hit.published_at),
-                        self._token_ids(tokenize(f"{hit.title}\n{hit.text}")),
-                    )
+            if not self._warm and self.store.counts()[1] >= self.background_from:
+                self._progress = (0, 0)
+                self._job = threading.Thread(
+                    target=self._background, args=(signature,), name="keyword-index"
                 )
-        self._append(docs)
+                self._job.start()
+                return False
+            changed = self._catch_up(signature)
+            self._warm = True
+            return changed
 
-    def _token_ids(self, tokens: Iterable[str]) -> np.ndarray:
-        vocab = self._vocab
-        return np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32)
+    def _background(self, signature: str) -> None:
+        try:
+            self._catch_up(signature)
+            self._warm = True
+            self.error = None
+        except Exception as e:  # a thread's edge: kept for `warming`, retried next sync
+            self.error = e
 
-    def _append(self, docs: list[_Doc]) -> None:
-        if not docs:
-            return
-        first = len(self._docs)
-        self._docs.extend(docs)
-        for i, doc in enumerate(docs, start=first):
-            self._pos[doc.chunk_id] = i
-        self._alive = np.concatenate([self._alive, np.ones(len(docs), dtype=bool)])
-        self._published = np.concatenate(
-            [self._published, np.array([d.published for d in docs], dtype=np.int32)]
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background catch-up and snapshot write; True when both are done."""
+        for thread in (self._job, self._saver):
+            if thread is not None:
+                thread.join(timeout)
+        return not any(t is not None and t.is_alive() for t in (self._job, self._saver))
+
+    @property
+    def warming(self) -> str:
+        """What searches miss while a background catch-up runs ("" when nothing)."""
+        job = self._job
+        if job is None or not job.is_alive():
+            return ""
+        done, total = self._progress
+        if len(self._state) == 0:
+            return f"keyword index warming up: {done:,} of {total:,} chunks"
+        return f"keyword index catching up: {done:,} of {total:,} new chunks"
+
+    def _catch_up(self, signature: str) -> bool:
+        """Fetch and tokenise the chunks the index lacks, mask the gone ones, and publish
+        the new state. Runs without the lock but for the swap: only one runs at a time."""
+        stored = np.array([cid.encode("utf-8") for cid in self.store.chunk_ids()], dtype=bytes)
+        state = self._state
+        known = state.chunk_ids[state.alive]
+        new = stored[~np.isin(stored, known)] if len(known) else stored
+        gone = state.alive & ~np.isin(state.chunk_ids, stored)
+        del stored, known
+        self._progress = (0, len(new))
+        segments: list[_Batch] = []
+        pending: list[_Batch] = []
+        for start in range(0, len(new), _FETCH):
+            ids = [cid.decode("utf-8") for cid in new[start : start + _FETCH]]
+            pending.append(self._tokenise(self.store.get_chunks(ids)))
+            self._progress = (min(start + _FETCH, len(new)), len(new))
+            if sum(len(b) for b in pending) >= _SEGMENT:
+                segments.append(_Batch.concat(pending))
+                pending = []
+        if pending:
+            segments.append(_Batch.concat(pending))
+        added = sum(len(s) for s in segments)
+        updated = self._updated(state, gone, segments)
+        with self._lock:
+            self._state = replace(updated, signature=signature)
+        self._schedule_save()
+        return bool(gone.any() or added)
+
+    def _tokenise(self, hits: Sequence[Hit]) -> _Batch:
+        vocab, terms = self._vocab, self._terms
+        token_ids: list[list[int]] = []
+        for hit in hits:
+            ids = []
+            for token in tokenize(f"{hit.title}\n{hit.text}"):
+                code = vocab.get(token)
+                if code is None:
+                    code = vocab[token] = len(terms)
+                    terms.append(token)
+                ids.append(code)
+            token_ids.append(ids)
+        lengths = np.array([len(ids) for ids in token_ids], dtype=np.int32)
+        flat = np.fromiter(
+            itertools.chain.from_iterable(token_ids), dtype=np.int64, count=int(lengths.sum())
         )
-        codes = [self._sources.setdefault(d.source, len(self._sources)) for d in docs]
-        self._source_ids = np.concatenate([self._source_ids, np.array(codes, dtype=np.int32)])
-
-    def _dead_share(self) -> float:
-        return 1.0 - float(self._alive.mean()) if len(self._alive) else 0.0
-
-    def _rebuild(self) -> None:
-        """Drop removed chunks and re-derive the BM25 score matrix from cached token ids."""
-        import bm25s
-
-        if not self._alive.all():
-            keep = np.flatnonzero(self._alive)
-            self._docs = [self._docs[i] for i in keep]
-            self._published = self._published[keep]
-            self._source_ids = self._source_ids[keep]
-            self._alive = np.ones(len(self._docs), dtype=bool)
-            self._pos = {d.chunk_id: i for i, d in enumerate(self._docs)}
-        self._built_docs = len(self._docs)
-        self._build_delta()
-        if not self._docs:
-            self._bm25 = None
-            return
-        model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-        model.scores = model.build_index_from_ids(
-            unique_token_ids=list(range(len(self._vocab))),
-            corpus_token_ids=[d.tokens.tolist() for d in self._docs],
-            show_progress=False,
+        docs = np.repeat(np.arange(len(hits), dtype=np.int64), lengths)
+        width = len(terms)
+        keys, counts = np.unique(docs * width + flat, return_counts=True)
+        return _Batch(
+            chunk_ids=np.array([h.chunk_id.encode("utf-8") for h in hits], dtype=bytes),
+            article_codes=self._codes(
+                [h.article_id for h in hits], self._article_code, self._articles
+            ),
+            source_codes=self._codes([h.source for h in hits], self._source_code, self._sources),
+            published=np.array([published_int(h.published_at) for h in hits], dtype=np.int32),
+            lengths=lengths,
+            pairs=np.bincount(keys // width, minlength=len(hits)).astype(np.int32),
+            terms=(keys % width).astype(np.int32),
+            tf=np.minimum(counts, _MAX_TF).astype(np.uint16),
         )
-        self._bm25 = model
-        self._df_main = np.bincount(
-            np.concatenate([np.unique(d.tokens) for d in self._docs]),
-            minlength=len(self._vocab),
+
+    @staticmethod
+    def _codes(names: list[str], codes: dict[str, int], table: list[str]) -> np.ndarray:
+        out = np.empty(len(names), dtype=np.int32)
+        for i, name in enumerate(names):
+            code = codes.get(name)
+            if code is None:
+                code = codes[name] = len(table)
+                table.append(name)
+            out[i] = code
+        return out
+
+    def _updated(self, state: _State, gone: np.ndarray, segments: list[_Batch]) -> _State:
+        """The state with `gone` masked and `segments` appended: into the delta, or with
+        the main segment re-derived when the delta grew (or removals piled up) too much."""
+        n_terms = len(self._terms)
+        alive = state.alive & ~gone
+        added = sum(len(s) for s in segments)
+        total = len(state) + added
+        alive = np.concatenate([alive, np.ones(added, dtype=bool)])
+        per_doc: dict[str, Any] = {
+            field: np.concatenate([getattr(state, field), *(getattr(s, field) for s in segments)])
+            for field in ("chunk_ids", "article_codes", "source_codes", "published", "lengths")
+        }
+        dead_share = 1.0 - float(alive.mean()) if total else 0.0
+        if (
+            state.main is None
+            or total - state.built > max(2000, state.built // 5)
+            or dead_share > 0.25
+        ):
+            return self._rebuilt(state, alive, per_doc, segments, n_terms)
+        if not added:
+            return replace(state, alive=alive)
+
+        passes = itertools.count()
+
+        def parts() -> Iterator[_Part]:
+            if state.delta is not None:
+                yield from state.delta.parts()
+            offset = len(state) - state.built
+            yield from _segment_parts(segments, offset, passes)
+
+        return replace(
+            state, alive=alive, n_terms=n_terms, delta=_assemble(parts, n_terms), **per_doc
         )
-        self._avgdl = max(float(np.mean([len(d.tokens) for d in self._docs])), 1.0)
 
-    def _build_delta(self) -> None:
-        """Term frequencies of the docs added since the matrix was built."""
-        from scipy.sparse import csc_matrix
+    def _rebuilt(
+        self,
+        state: _State,
+        alive: np.ndarray,
+        per_doc: dict[str, Any],
+        segments: list[_Batch],
+        n_terms: int,
+    ) -> _State:
+        """Every live doc in one main segment, from the postings already held (removed docs
+        dropped, the rest renumbered), never by fetching or tokenising again."""
+        keep = alive if not alive.all() else None
 
-        docs = self._docs[self._built_docs :]
-        if not docs:
-            self._delta, self._delta_len = None, np.zeros(0, dtype=np.float32)
-            return
-        rows = np.concatenate([np.full(len(d.tokens), i) for i, d in enumerate(docs)])
-        cols = np.concatenate([d.tokens for d in docs])
-        self._delta = csc_matrix(
-            (np.ones(len(cols), dtype=np.float32), (rows, cols)),
-            shape=(len(docs), len(self._vocab)),
-        )  # duplicate (row, col) pairs add up to the term frequency
-        self._delta_len = np.array([len(d.tokens) for d in docs], dtype=np.float32)
+        passes = itertools.count()
+
+        def parts() -> Iterator[_Part]:
+            if state.main is not None:
+                yield from state.main.parts(keep=keep)
+            if state.delta is not None:
+                yield from state.delta.parts(offset=state.built, keep=keep)
+            # New docs are all live: they follow the live ones already held.
+            offset = len(state) if keep is None else int(keep[: len(state)].sum())
+            yield from _segment_parts(segments, offset, passes)
+
+        if keep is not None:
+            per_doc = {field: values[keep] for field, values in per_doc.items()}
+        n_docs = len(per_doc["lengths"])
+        empty = replace(state, alive=np.ones(n_docs, dtype=bool), n_terms=n_terms, **per_doc)
+        if n_docs == 0:
+            return replace(empty, built=0, main=None, weights=None, df_main=None, delta=None)
+        main = _assemble(parts, n_terms)
+        lengths = per_doc["lengths"]
+        weights, df = _bm25_weights(main, lengths, self.k1, self.b)
+        avgdl = max(float(np.mean(lengths)), 1.0)
+        return replace(
+            empty, built=n_docs, main=main, weights=weights, df_main=df, avgdl=avgdl, delta=None
+        )
 
     @property
     def delta_size(self) -> int:
-        """How many chunks are served from the delta segment (not yet in the matrix)."""
-        with self._lock:
-            return len(self._docs) - self._built_docs
+        """How many chunks are served from the delta segment (not yet in the main one)."""
+        state = self._state
+        return len(state) - state.built
 
-    def _scores(self, ids: list[int], mask: np.ndarray) -> np.ndarray:
-        """BM25 scores of every doc (main matrix, then delta) for the query's token ids."""
-        built = self._built_docs
-        main_ids = [i for i in ids if i < len(self._df_main)]
-        if self._bm25 is not None and main_ids:
-            main = self._bm25.get_scores_from_ids(main_ids, weight_mask=mask[:built])
-        else:
-            main = np.zeros(built, dtype=np.float32)
-        if self._delta is None:
+    def _scores(self, state: _State, ids: list[int], mask: np.ndarray) -> np.ndarray:
+        """BM25 scores of every doc (main segment, then delta) for the query's token ids."""
+        built = state.built
+        main = np.zeros(built, dtype=np.float32)
+        if state.main is not None and state.weights is not None:
+            for token in ids:  # ascending, as bm25s sums them
+                lo, hi = state.main.span(token)
+                main[state.main.docs[lo:hi]] += state.weights[lo:hi]
+            main *= mask[:built]
+        if state.delta is None:
             return main
-        tf = self._delta[:, ids].toarray()
-        df_main = np.array([self._df_main[i] if i < len(self._df_main) else 0 for i in ids])
-        df = df_main + (tf > 0).sum(axis=0)
-        n = len(self._docs)
+        # The delta's formula as it always was (float64, idf over both segments).
+        tf = np.zeros((len(state) - built, len(ids)), dtype=np.float32)
+        for j, token in enumerate(ids):
+            lo, hi = state.delta.span(token)
+            tf[state.delta.docs[lo:hi], j] = state.delta.tf[lo:hi]
+        df_main = state.df_main if state.df_main is not None else np.zeros(0, dtype=np.int64)
+        df = np.array([df_main[i] if i < len(df_main) else 0 for i in ids]) + (tf > 0).sum(axis=0)
+        n = len(state)
         idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-        norm = self.k1 * (1 - self.b + self.b * self._delta_len / self._avgdl)
+        delta_len = state.lengths[built:].astype(np.float32)
+        norm = self.k1 * (1 - self.b + self.b * delta_len / state.avgdl)
         delta = (tf / (tf + norm[:, None]) * idf).sum(axis=1) * mask[built:]
         return np.concatenate([main, delta.astype(np.float32)])
 
     # -- searching -------------------------------------------------------------------------
 
     def search(self, query: str, *, k: int, where: SearchFilter | None = None) -> list[KeywordHit]:
-        """The best `k` chunks for `query` by BM25, best first."""
+        """The best `k` chunks for `query` by BM25, best first (while `warming`, from the
+        chunks the index holds so far)."""
         self.sync()
-        with self._lock:
-            if not self._docs or k <= 0:
-                return []
-            ids = sorted({self._vocab[t] for t in tokenize(query) if t in self._vocab})
-            if not ids:
-                return []
-            scores = self._scores(ids, self._mask(where))
-            k = min(k, int(np.count_nonzero(scores)))
-            if k == 0:
-                return []
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            docs = self._docs
-            return [
-                KeywordHit(
-                    docs[i].chunk_id, docs[i].article_id, docs[i].published, float(scores[i])
-                )
-                for i in top
-            ]
+        state = self._state
+        if not len(state) or k <= 0:
+            return []
+        vocab = self._vocab
+        ids = sorted({i for t in tokenize(query) if (i := vocab.get(t, -1)) >= 0})
+        ids = [i for i in ids if i < state.n_terms]
+        if not ids:
+            return []
+        scores = self._scores(state, ids, self._mask(state, where))
+        k = min(k, int(np.count_nonzero(scores)))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        articles = self._articles
+        return [
+            KeywordHit(
+                state.chunk_ids[i].decode("utf-8"),
+                articles[state.article_codes[i]],
+                int(state.published[i]),
+                float(scores[i]),
+            )
+            for i in top
+        ]
 
-    def _mask(self, where: SearchFilter | None) -> np.ndarray:
-        mask = self._alive.copy()
+    def _mask(self, state: _State, where: SearchFilter | None) -> np.ndarray:
+        mask = state.alive.copy()
         if where is None or where.is_empty():
             return mask.astype(np.float32)
         if where.sources:
-            codes = [self._sources[s] for s in where.sources if s in self._sources]
-            mask &= np.isin(self._source_ids, codes)
+            codes = [self._source_code[s] for s in where.sources if s in self._source_code]
+            mask &= np.isin(state.source_codes, codes)
         if where.since:
-            mask &= self._published >= date_to_int(where.since)
+            mask &= state.published >= date_to_int(where.since)
         if where.until:
-            mask &= (self._published <= date_to_int(where.until)) & (self._published > 0)
+            mask &= (state.published <= date_to_int(where.until)) & (state.published > 0)
         if where.article_ids:
-            wanted = set(where.article_ids)
-            mask &= np.fromiter((d.article_id in wanted for d in self._docs), dtype=bool)
+            codes = [self._article_code[a] for a in where.article_ids if a in self._article_code]
+            mask &= np.isin(state.article_codes, codes)
         return mask.astype(np.float32)
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._alive.sum())
+        return int(self._state.alive.sum())
 
     # -- snapshot --------------------------------------------------------------------------
 
-    def _save_snapshot(self) -> None:
+    def _schedule_save(self) -> None:
+        """Write the snapshot: at once when it is small or this is the background job, else
+        from a thread (a large one takes a second or two, not to be spent on a question); a
+        change while it writes is written after it. Not a daemon: a process waits for it."""
         if self.cache_path is None:
             return
+        if len(self._state) < self.background_from or threading.current_thread() is self._job:
+            with self._save_lock:
+                self._save_snapshot(self._state)
+            return
+        with self._save_lock:
+            self._save_wanted = True
+            if self._saver is not None and self._saver.is_alive():
+                return
+            self._saver = threading.Thread(target=self._save_loop, name="keyword-snapshot")
+            self._saver.start()
+
+    def _save_loop(self) -> None:
+        while True:
+            with self._save_lock:
+                if not self._save_wanted:
+                    return
+                self._save_wanted = False
+            self._save_snapshot(self._state)
+
+    def _save_snapshot(self, state: _State) -> None:
+        assert self.cache_path is not None
+        vocab, vocab_ends = _pack(self._terms[: state.n_terms])
+        n_articles = int(state.article_codes.max(initial=-1)) + 1
+        n_sources = int(state.source_codes.max(initial=-1)) + 1
+        articles, article_ends = _pack(self._articles[:n_articles])
+        sources, source_ends = _pack(self._sources[:n_sources])
+        header = {
+            "version": _SNAPSHOT_VERSION,
+            "signature": state.signature,
+            "location": self.store.location,
+            "collection": self.store.collection_name,
+            "k1": self.k1,
+            "b": self.b,
+            "built": state.built,
+            "n_terms": state.n_terms,
+        }
+        arrays: dict[str, np.ndarray] = {
+            "header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8),
+            "vocab": vocab,
+            "vocab_ends": vocab_ends,
+            "articles": articles,
+            "article_ends": article_ends,
+            "sources": sources,
+            "source_ends": source_ends,
+            "chunk_ids": state.chunk_ids,
+            "article_codes": state.article_codes,
+            "source_codes": state.source_codes,
+            "published": state.published,
+            "lengths": state.lengths,
+            "alive": state.alive,
+        }
+        for name, postings in (("main", state.main), ("delta", state.delta)):
+            if postings is not None:
+                arrays[f"{name}_indptr"] = postings.indptr
+                arrays[f"{name}_docs"] = postings.docs
+                arrays[f"{name}_tf"] = postings.tf
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            alive = [d for d, ok in zip(self._docs, self._alive, strict=True) if ok]
-            lengths = np.array([len(d.tokens) for d in alive], dtype=np.int64)
-            tokens = np.concatenate([d.tokens for d in alive]) if alive else np.zeros(0, np.int32)
-            header = {
-                "version": _SNAPSHOT_VERSION,
-                "signature": self._signature,
-                "location": self.store.location,
-                "collection": self.store.collection_name,
-            }
             tmp = self.cache_path.with_suffix(".tmp.npz")
-            np.savez(
-                tmp,
-                header=np.array(json.dumps(header)),
-                vocab=np.array(list(self._vocab), dtype=str),
-                chunk_ids=np.array([d.chunk_id for d in alive], dtype=str),
-                article_ids=np.array([d.article_id for d in alive], dtype=str),
-                sources=np.array([d.source for d in alive], dtype=str),
-                published=np.array([d.published for d in alive], dtype=np.int32),
-                lengths=lengths,
-                tokens=tokens,
-            )
+            np.savez(tmp, allow_pickle=False, **arrays)
             tmp.replace(self.cache_path)
         except OSError:
             pass  # the snapshot only saves start-up time; the index itself is in memory
 
     def _load_snapshot(self) -> None:
+        """Start from the snapshot when it is this store's and intact; trust it without
+        fetching anything when its signature is the store's."""
         if self.cache_path is None or not self.cache_path.exists():
             return
         try:
-            with np.load(self.cache_path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                if header.get("version") != _SNAPSHOT_VERSION or (
-                    header.get("location"),
-                    header.get("collection"),
-                ) != (self.store.location, self.store.collection_name):
-                    return
-                self._vocab = {str(t): i for i, t in enumerate(data["vocab"])}
-                offsets = np.concatenate([[0], np.cumsum(data["lengths"])])
-                tokens = data["tokens"].astype(np.int32)
-                docs = [
-                    _Doc(
-                        str(cid), str(aid), str(src), int(pub), tokens[offsets[i] : offsets[i + 1]]
-                    )
-                    for i, (cid, aid, src, pub) in enumerate(
-                        zip(
-                            data["chunk_ids"],
-                            data["article_ids"],
-                            data["sources"],
-                            data["published"],
-                            strict=True,
-                        )
-                    )
-                ]
-        except (OSError, ValueError, KeyError):
+            state = self._read_snapshot(self.cache_path)
+        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile):
             return  # a damaged snapshot is rebuilt from the store
-        self._append(docs)
-        # The snapshot's signature is deliberately not trusted: sync() compares chunk ids.
+        if state is None:
+            return
+        self._state = state
+        if state.signature and state.signature == self.store.signature():
+            self._warm = True
+
+    def _read_snapshot(self, path: Path) -> _State | None:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(data["header"].tobytes().decode("utf-8"))
+            if (
+                header.get("version") != _SNAPSHOT_VERSION
+                or (header.get("location"), header.get("collection"))
+                != (self.store.location, self.store.collection_name)
+                or (header.get("k1"), header.get("b")) != (self.k1, self.b)
+            ):
+                return None
+            terms = _unpack(data["vocab"], data["vocab_ends"])
+            articles = _unpack(data["articles"], data["article_ends"])
+            sources = _unpack(data["sources"], data["source_ends"])
+            per_doc: dict[str, Any] = {
+                field: data[field]
+                for field in (
+                    "chunk_ids",
+                    "article_codes",
+                    "source_codes",
+                    "published",
+                    "lengths",
+                    "alive",
+                )
+            }
+            postings: dict[str, _Postings | None] = {}
+            for name in ("main", "delta"):
+                postings[name] = (
+                    _Postings(data[f"{name}_indptr"], data[f"{name}_docs"], data[f"{name}_tf"])
+                    if f"{name}_indptr" in data.files
+                    else None
+                )
+        n_docs, built, n_terms = len(per_doc["lengths"]), int(header["built"]), len(terms)
+        if (
+            any(len(v) != n_docs for v in per_doc.values())
+            or int(header["n_terms"]) != n_terms
+            or not 0 <= built <= n_docs
+            or int(per_doc["article_codes"].max(initial=-1)) >= len(articles)
+            or int(per_doc["source_codes"].max(initial=-1)) >= len(sources)
+        ):
+            raise ValueError("inconsistent keyword snapshot")
+        for name, size in (("main", built), ("delta", n_docs - built)):
+            p = postings[name]
+            if p is None:
+                continue
+            if (
+                p.n_terms > n_terms
+                or int(p.indptr[-1]) != len(p.docs)
+                or len(p.tf) != len(p.docs)
+                or (len(p.docs) and not 0 <= int(p.docs.min()) <= int(p.docs.max()) < size)
+            ):
+                raise ValueError("inconsistent keyword snapshot")
+        main = postings["main"]
+        state = replace(
+            _empty_state(),
+            signature=header.get("signature"),
+            n_terms=n_terms,
+            built=built,
+            main=main,
+            delta=postings["delta"],
+            **per_doc,
+        )
+        if main is not None and built:
+            lengths = state.lengths[:built]
+            weights, df = _bm25_weights(main, lengths, self.k1, self.b)
+            avgdl = max(float(np.mean(lengths)), 1.0)
+            state = replace(state, weights=weights, df_main=df, avgdl=avgdl)
+        self._vocab = {t: i for i, t in enumerate(terms)}
+        self._terms = terms
+        self._article_code = {a: i for i, a in enumerate(articles)}
+        self._articles = articles
+        self._source_code = {s: i for i, s in enumerate(sources)}
+        self._sources = sources
+        return state

@@ -1,0 +1,210 @@
+"""The keyword index on a real Chroma store with the real tokenizer: BM25 scores identical
+to bm25s fed token lists, snapshot round trips, a first search that does not wait for a
+build, incremental additions and removals, and damaged snapshots."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.keyword import KeywordIndex, tokenize
+
+WORDS = (
+    "harbour ferry storm turbine wind offshore bakery bread rail strike driver pay union "
+    "museum gallery council budget school teacher hospital nurse river flood bridge road "
+    "election vote minister energy price market bank loan farm harvest drought festival "
+    "music film court judge police theft fire forest tourism hotel airport flight"
+).split()
+QUERIES = [
+    "rail strike pay",
+    "storm flood river bridge",
+    "offshore wind turbine energy price",
+    "museum festival music",
+    "Quillmoor",
+    "court judge police theft fire",
+]
+
+
+def corpus(count: int, *, seed: int = 7) -> list[dict]:
+    """Articles of varied length and word mix (every word in several of them)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(count):
+        sentences = []
+        for _ in range(int(rng.integers(2, 9))):
+            words = rng.choice(WORDS, size=int(rng.integers(5, 14)), p=_zipf(len(WORDS)))
+            sentences.append(" ".join(words).capitalize() + ".")
+        rows.append(
+            {
+                "id": f"a{i:03d}",
+                "title": f"Report {i} on {rng.choice(WORDS)}",
+                "source": ["Daily Wire", "Energy Post", "Metro"][i % 3],
+                "published_at": f"2025-03-{1 + i % 28:02d}",
+                "url": f"https://example.com/a{i}",
+                "body": " ".join(sentences),
+            }
+        )
+    return rows
+
+
+def _zipf(n: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, n + 1)
+    return weights / weights.sum()
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def reference(index: KeywordIndex, query: str) -> dict[str, float]:
+    """Every live chunk's score the old way: bm25s (lucene) built from Python token lists,
+    with the index's token ids (bm25s sums a query's tokens in id order)."""
+    import bm25s
+
+    store = index.store
+    hits = store.get_chunks(store.chunk_ids())
+    vocab = index._vocab
+    token_ids = [[vocab[t] for t in tokenize(f"{h.title}\n{h.text}")] for h in hits]
+    model = bm25s.BM25(k1=index.k1, b=index.b, method="lucene")
+    model.scores = model.build_index_from_ids(
+        unique_token_ids=list(range(len(vocab))),
+        corpus_token_ids=token_ids,
+        show_progress=False,
+    )
+    ids = sorted({vocab[t] for t in tokenize(query) if t in vocab})
+    if not ids:
+        return {}
+    scores = model.get_scores_from_ids(ids)
+    return {h.chunk_id: float(s) for h, s in zip(hits, scores, strict=True) if s != 0}
+
+
+def found(index: KeywordIndex, query: str) -> dict[str, float]:
+    return {h.chunk_id: h.score for h in index.search(query, k=10_000)}
+
+
+@pytest.fixture
+def indexed(make_assistant, tmp_path):
+    """An assistant with 60 articles ingested (its keyword index built in the foreground)."""
+    assistant = make_assistant(llm="extractive")
+    report = assistant.ingest([write(tmp_path / "news.jsonl", corpus(60))])
+    assert report.added == 60 and not report.failed
+    return assistant
+
+
+def fresh(assistant, **options) -> KeywordIndex:
+    return KeywordIndex(
+        assistant.store, cache_dir=assistant.settings.data_dir / "keyword", **options
+    )
+
+
+def test_scores_are_bm25s_scores_bit_for_bit(indexed):
+    index = fresh(indexed)
+    for query in QUERIES:
+        assert found(index, query) == reference(index, query), query
+    assert len(index) == len(indexed.store.chunk_ids())
+    top = index.search("rail strike pay", k=3)
+    assert [h.score for h in top] == sorted((h.score for h in top), reverse=True)
+
+
+def test_a_snapshot_round_trip_gives_identical_results_without_fetching(indexed):
+    index = fresh(indexed)
+    index.sync()
+    assert index.wait(timeout=60)
+    with np.load(index.cache_path, allow_pickle=False) as data:
+        assert not [name for name in data.files if data[name].dtype.kind == "U"]  # no padding
+    calls: list[str] = []
+    store = indexed.store
+    real_ids, real_get = store.chunk_ids, store.get_chunks
+    store.chunk_ids = lambda: calls.append("ids") or real_ids()
+    store.get_chunks = lambda ids: calls.append("get") or real_get(ids)
+    again = fresh(indexed)
+    for query in QUERIES:
+        assert found(again, query) == found(index, query)
+    assert calls == []  # the snapshot's signature is the store's: nothing fetched
+
+
+def test_without_a_snapshot_the_first_search_does_not_wait_for_the_build(indexed):
+    built = fresh(indexed)
+    expected = {q: found(built, q) for q in QUERIES}
+    built.wait(timeout=60)
+    built.cache_path.unlink()
+    gate = threading.Event()
+    store = indexed.store
+    real_get = store.get_chunks
+
+    def slow_get(ids):
+        gate.wait(60)
+        return real_get(ids)
+
+    store.get_chunks = slow_get
+    index = fresh(indexed, background_from=0)
+    indexed.searcher.keyword = index
+    started = time.monotonic()
+    assert index.search("rail strike pay", k=5) == []  # nothing indexed yet
+    assert index.warming.startswith("keyword index warming up: 0 of ")
+    retrieval = indexed.searcher.retrieve("rail strike pay", k=3)
+    assert retrieval.hits  # dense search answers meanwhile
+    assert retrieval.keyword_warming.startswith("keyword index warming up")
+    assert time.monotonic() - started < 30
+    gate.set()
+    assert index.wait(timeout=120)
+    assert index.warming == "" and index.error is None
+    assert {q: found(index, q) for q in QUERIES} == expected
+    assert indexed.searcher.retrieve("rail strike pay", k=3).keyword_warming == ""
+    assert index.cache_path.exists()  # saved when done
+
+
+def test_additions_go_to_the_delta_and_removals_are_masked(indexed, tmp_path):
+    index = fresh(indexed)
+    assert found(index, "Quillmoor") == {}
+    museum = {
+        "id": "museum",
+        "title": "Museum opens",
+        "source": "Metro",
+        "published_at": "2025-03-29",
+        "url": "https://example.com/museum",
+        "body": "The Quillmoor museum opened its doors to a festival crowd.",
+    }
+    indexed.ingest([write(tmp_path / "more.jsonl", [museum])])
+    assert index.search("Quillmoor museum", k=3)[0].article_id == "museum"
+    assert index.delta_size == len(indexed.store.records()["museum"].chunk_ids)
+    index.wait(timeout=60)
+    reloaded = fresh(indexed)  # the delta survives a snapshot round trip
+    for query in [*QUERIES, "Quillmoor museum"]:
+        assert found(reloaded, query) == found(index, query)
+    indexed.remove(["museum"])
+    assert found(index, "Quillmoor") == {}
+    # Removing more than a quarter re-derives the main segment: bm25s scores again.
+    indexed.remove([f"a{i:03d}" for i in range(20)])
+    assert found(index, "rail strike pay")
+    assert index.delta_size == 0
+    for query in QUERIES:
+        assert found(index, query) == reference(index, query), query
+    assert all(not h.article_id.startswith("a00") for h in index.search("rail strike", k=100))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "inconsistent"])
+def test_a_damaged_snapshot_is_ignored_and_rebuilt(indexed, damage):
+    index = fresh(indexed)
+    expected = {q: found(index, q) for q in QUERIES}
+    index.wait(timeout=60)
+    path = index.cache_path
+    if damage == "garbage":
+        path.write_bytes(b"not a snapshot at all")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["lengths"] = arrays["lengths"][:-1]
+        np.savez(path, **arrays)
+    again = fresh(indexed)
+    assert {q: found(again, q) for q in QUERIES} == expected
+    assert again.wait(timeout=60)
+    assert {q: found(fresh(indexed), q) for q in QUERIES} == expected  # rewritten whole
