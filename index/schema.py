@@ -11,8 +11,8 @@ Collections: `<name>-chunks` (one vector per chunk), `<name>-articles` (one row 
 its body plus what incremental ingest compares), `<name>-state` (the write journal and
 the ingest lease), `<name>-web` (followed feeds, fetched pages, robots.txt: one row each,
 the record as JSON in the document, its kind and key in the metadata), `<name>-stories`
-(each article's MinHash signature and story: `index.stories` reads and writes it) and
-`<name>-tracked` (tracked questions with their last answers: `index.tracked`).
+and `<name>-bands` (each article's MinHash signature and story; its LSH band keys:
+`index.stories` reads and writes them) and `<name>-tracked` (tracked questions with their last answers: `index.tracked`).
 """
 
 from __future__ import annotations

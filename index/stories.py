@@ -9,14 +9,20 @@ values (an estimate of the Jaccard similarity of their shingles). A story is a c
 group of copies; its original is the earliest copy (by publication date, then id), and
 its id is derived from the original's, so rebuilding the grouping gives the same ids.
 
-The state lives in the store, in the `<name>-stories` collection: one row per article
-whose metadata holds its signature (base64; not the document, which Chroma would index
-for full-text search), its story id, whether it is the original, its date and one key per
-band; the original's row also holds the story's size. A new article's candidates are
-found by a metadata filter on its band keys (no scan of the index, and the same against a
-Chroma server); adding, changing or removing an article regroups only the stories it
-touches. `ChromaStore` calls `place` and `drop` inside its journaled writes and removals,
-and `recover` after an interrupted one.
+The state lives in the store, in two collections with one row per article. In
+`<name>-stories`, a lean row: its signature (base64 of the values' low 16 bits; not the
+document, which Chroma would index for full-text search), its story id, whether it is the
+original, its date; the original's row also holds the story's size. In `<name>-bands`, one
+short key per band, written once when the article is placed (a story changing its
+original rewrites lean rows only). A new article's candidates are found by a metadata
+filter on its band keys (no scan of the index, and the same against a Chroma server),
+which returns ids only; then only the candidates' lean rows are read. Unrelated articles
+do share a band now and then (about one pair in 8,000 of real news articles: a shared
+quote or boilerplate paragraph), so at 100,000 articles a new one has a dozen such
+candidates, and reading their band keys as well cost more than the rest of grouping.
+Adding, changing or removing an article regroups only the stories it touches.
+`ChromaStore` calls `place` and `drop` inside its journaled writes and removals, and
+`recover` after an interrupted one.
 """
 
 from __future__ import annotations
@@ -53,8 +59,8 @@ SHINGLE_WORDS = 5
 NUM_PERM = 128
 # 21 bands of 2 values (the first 42 of the 128): a pair at similarity 0.5 shares a band
 # 99.8% of the time, at 0.45 99.1%; unrelated articles (near 0) almost never. Each band is
-# a metadata key on the article's row, so fewer bands make each write cheaper; 42 bands of
-# 3 wrote twice the keys for less recall (99.6% and 98.2%).
+# a metadata key on the article's band row, so fewer bands make each write cheaper; 42
+# bands of 3 wrote twice the keys for less recall (99.6% and 98.2%).
 BANDS = 21
 ROWS = 2
 MATCH = 0.5
@@ -62,8 +68,15 @@ MATCH = 0.5
 # paragraph outweighs the article's own words: it is its own story. (The shortest of the
 # 756 RealTime QA articles has 90.)
 MIN_SHINGLES = 40
+# Signature values are kept to their low 16 bits: two different values agree by chance
+# once in 65,536, which moves a similarity estimate by less than 0.0001, at half the bytes
+# stored and read.
+SIG_BITS = 16
 # Stored with the collection: signatures made another way are made again.
-SCHEME = f"crc32poly-minhash-affine32-seed1-{NUM_PERM}p-{SHINGLE_WORDS}w-{BANDS}x{ROWS}"
+SCHEME = (
+    f"crc32poly-minhash-affine32-seed1-{NUM_PERM}p-{SHINGLE_WORDS}w-{BANDS}x{ROWS}"
+    f"-u{SIG_BITS}-bands32"
+)
 _SCHEME_KEY = "scheme"
 _QUERY_ARTICLES = 100  # articles whose band keys go into one candidate query
 _IN_LIMIT = 500
@@ -177,12 +190,15 @@ def shingle_hashes(text: str) -> np.ndarray:
 
 
 def signature(text: str) -> np.ndarray | None:
-    """The MinHash signature of a body (None when it is too short to group)."""
+    """The MinHash signature of a body (None when it is too short to group): the low
+    16 bits of each value."""
+    import numpy as np
+
     hashes = shingle_hashes(text)
     if len(hashes) < MIN_SHINGLES:
         return None
     values: np.ndarray = _HASHER.minhash(hashes).hashvalues
-    return values
+    return (values & 0xFFFF).astype(np.uint16)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -193,17 +209,18 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def band_keys(sig: np.ndarray) -> list[str]:
-    """One short key per band of the signature."""
-    raw = sig.astype("<u4").tobytes()
-    width = ROWS * 4
+    """One short key per band of the signature (32 bits: two unrelated bands get the same
+    key by chance once in four billion)."""
+    raw = sig.astype("<u2").tobytes()
+    width = ROWS * 2
     return [
-        hashlib.blake2b(raw[i * width : (i + 1) * width], digest_size=8).hexdigest()
+        hashlib.blake2b(raw[i * width : (i + 1) * width], digest_size=4).hexdigest()
         for i in range(BANDS)
     ]
 
 
 def _encode(sig: np.ndarray | None) -> str:
-    return "" if sig is None else base64.b64encode(sig.astype("<u4").tobytes()).decode("ascii")
+    return "" if sig is None else base64.b64encode(sig.astype("<u2").tobytes()).decode("ascii")
 
 
 def _decode(text: str | None) -> np.ndarray | None:
@@ -211,7 +228,7 @@ def _decode(text: str | None) -> np.ndarray | None:
 
     if not text:
         return None
-    return np.frombuffer(base64.b64decode(text), dtype="<u4").copy()
+    return np.frombuffer(base64.b64decode(text), dtype="<u2").copy()
 
 
 def story_id_for(original_id: str) -> str:
@@ -228,7 +245,7 @@ def _band(i: int) -> str:
 
 @dataclass(slots=True)
 class _Node:
-    """One article's row in the stories collection."""
+    """One article's rows in the stories and bands collections."""
 
     article_id: str
     published: int  # YYYYMMDD, 0 when undated
@@ -251,22 +268,25 @@ class _Node:
             article_id,
             int(meta.get("published_int", 0)),
             sig,
-            [str(meta[_band(i)]) for i in range(BANDS) if _band(i) in meta],
+            band_keys(sig) if sig is not None else [],  # made again: cheaper than reading
             str(meta.get("story_id", "")),
             bool(meta.get("original", False)),
             int(meta.get("size", 1)),
         )
 
     def metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
+        """The lean row: what grouping and listing read."""
+        return {
             "story_id": self.story_id,
             "original": self.original,
             "size": self.size,
             "published_int": self.published,
             "signature": _encode(self.sig),
         }
-        meta.update({_band(i): key for i, key in enumerate(self.keys)})
-        return meta
+
+    def bands(self) -> dict[str, Any]:
+        """The band row: what the candidate filter reads (never fetched)."""
+        return {_band(i): key for i, key in enumerate(self.keys)} or {"none": True}
 
     def order(self) -> tuple[int, str]:
         """Earliest first; undated copies after dated ones; then by id."""
@@ -276,6 +296,14 @@ class _Node:
 def _collection(store: ChromaStore) -> Any:
     return store._client.get_or_create_collection(
         schema.collection_name(store.collection_name, "stories"),
+        embedding_function=None,
+        metadata={_SCHEME_KEY: SCHEME},
+    )
+
+
+def _bands(store: ChromaStore) -> Any:
+    return store._client.get_or_create_collection(
+        schema.collection_name(store.collection_name, "bands"),
         embedding_function=None,
         metadata={_SCHEME_KEY: SCHEME},
     )
@@ -306,17 +334,21 @@ def _members(collection: Any, story_ids: Iterable[str]) -> dict[str, _Node]:
     return found
 
 
-def _candidates(collection: Any, nodes: Sequence[_Node]) -> dict[str, _Node]:
-    """Stored rows sharing a band key with one of `nodes`."""
-    found: dict[str, _Node] = {}
+def _candidates(
+    collection: Any, bands: Any, store: ChromaStore, nodes: Sequence[_Node]
+) -> dict[str, _Node]:
+    """Stored rows sharing a band key with one of `nodes`: ids from the band rows, then
+    the lean rows of those not among `nodes`."""
+    ids: set[str] = set()
     keyed = [n for n in nodes if n.keys]
     for start in range(0, len(keyed), _QUERY_ARTICLES):
         part = keyed[start : start + _QUERY_ARTICLES]
         where = {
             "$or": [{_band(i): {"$in": sorted({n.keys[i] for n in part})}} for i in range(BANDS)]
         }
-        found.update(_nodes(collection.get(where=where, include=["metadatas"])))
-    return found
+        ids.update(bands.get(where=where, include=[])["ids"])
+    ids.difference_update(n.article_id for n in nodes)
+    return _get(collection, store, sorted(ids))
 
 
 def _group(nodes: dict[str, _Node]) -> None:
@@ -369,25 +401,29 @@ def _copy_of_any(node: _Node, new: Sequence[_Node]) -> bool:
     )
 
 
-def _save(collection: Any, store: ChromaStore, nodes: Sequence[_Node]) -> None:
+def _save(collection: Any, store: ChromaStore, nodes: Sequence[_Node], *, bands: bool) -> None:
+    """Upsert the lean rows of `nodes`, or (`bands`) their band rows."""
     step = store._batch_size()
     for start in range(0, len(nodes), step):
         part = nodes[start : start + step]
         collection.upsert(
             ids=[n.article_id for n in part],
-            metadatas=[n.metadata() for n in part],
+            metadatas=[n.bands() if bands else n.metadata() for n in part],
             embeddings=[[1.0]] * len(part),
         )
 
 
 def _regroup(
-    store: ChromaStore, collection: Any, new: Sequence[_Node], gone: Sequence[str]
+    store: ChromaStore, collection: Any, bands: Any, new: Sequence[_Node], gone: Sequence[str]
 ) -> None:
     """Place `new` articles (their signatures replacing any stored ones) and take out the
-    `gone` ones, regrouping only the stories either touches."""
+    `gone` ones, regrouping only the stories either touches. Band rows go first: a run
+    stopped in between leaves a band row without its lean row, which candidates skip and
+    the journal's recovery places again."""
     changing = {n.article_id for n in new} | set(gone)
     before = _get(collection, store, sorted(changing))
-    matched = [m for m in _candidates(collection, new).values() if _copy_of_any(m, new)]
+    candidates = _candidates(collection, bands, store, new)
+    matched = [m for m in candidates.values() if _copy_of_any(m, new)]
     touched = {n.story_id for n in before.values()} | {m.story_id for m in matched}
     old = _members(collection, touched)
     nodes = {aid: n for aid, n in old.items() if aid not in changing}
@@ -395,6 +431,7 @@ def _regroup(
     was = {aid: (n.story_id, n.original, n.size) for aid, n in old.items()}
     _group(nodes)
     fresh = {n.article_id for n in new}
+    _save(bands, store, list(new), bands=True)
     _save(
         collection,
         store,
@@ -403,53 +440,59 @@ def _regroup(
             for aid, n in sorted(nodes.items())
             if aid in fresh or was.get(aid) != (n.story_id, n.original, n.size)
         ],
+        bands=False,
     )
-    doomed = [aid for aid in gone if aid in before and aid not in fresh]
+    doomed = [aid for aid in gone if aid not in fresh]
     if doomed:
         collection.delete(ids=doomed)
+        bands.delete(ids=doomed)
 
 
 def place(store: ChromaStore, articles: Sequence[tuple[str, str, int]]) -> None:
     """Group new or changed articles, each (id, body, published YYYYMMDD), into stories."""
     if articles:
         new = [_Node.new(aid, body, published) for aid, body, published in articles]
-        _regroup(store, _collection(store), new, ())
+        _regroup(store, _collection(store), _bands(store), new, ())
 
 
 def drop(store: ChromaStore, article_ids: Sequence[str]) -> None:
     """Take removed articles out of their stories (a story may split in two)."""
     if article_ids:
-        _regroup(store, _collection(store), (), list(article_ids))
+        _regroup(store, _collection(store), _bands(store), (), list(article_ids))
 
 
 def reset(store: ChromaStore) -> None:
     """Forget every story (the index was emptied)."""
-    try:
-        store._client.delete_collection(schema.collection_name(store.collection_name, "stories"))
-    except Exception:  # a collection that is not there is already reset
-        pass
+    for part in ("stories", "bands"):
+        try:
+            store._client.delete_collection(schema.collection_name(store.collection_name, part))
+        except Exception:  # a collection that is not there is already reset
+            pass
 
 
 def recover(store: ChromaStore, pending: Sequence[str]) -> int:
     """Bring the stories in line with the article rows after an interrupted write (the
     journal's `pending` articles are placed again, or dropped when their row is gone), and
     rebuild them when they were made another way or are missing articles. Cheap when all
-    is well: two counts and a collection's metadata. Returns articles placed or dropped."""
-    collection = _collection(store)
-    if (collection.metadata or {}).get(_SCHEME_KEY) != SCHEME:
+    is well: three counts and two collections' metadata. Returns articles placed or
+    dropped."""
+    collection, bands = _collection(store), _bands(store)
+    if any((c.metadata or {}).get(_SCHEME_KEY) != SCHEME for c in (collection, bands)):
         reset(store)
-        collection = _collection(store)
+        collection, bands = _collection(store), _bands(store)
     fixed = 0
     if pending:
-        fixed += _replace(store, collection, list(pending))
-    if collection.count() != store._articles.count():
-        stored = set(_all_ids(store, collection))
+        fixed += _replace(store, collection, bands, list(pending))
+    articles = store._articles.count()
+    if collection.count() != articles or bands.count() != articles:
         indexed = set(_all_ids(store, store._articles))
-        fixed += _replace(store, collection, sorted(stored ^ indexed))
+        odd = set(_all_ids(store, collection)) ^ indexed
+        odd |= set(_all_ids(store, bands)) ^ indexed
+        fixed += _replace(store, collection, bands, sorted(odd))
     return fixed
 
 
-def _replace(store: ChromaStore, collection: Any, article_ids: list[str]) -> int:
+def _replace(store: ChromaStore, collection: Any, bands: Any, article_ids: list[str]) -> int:
     """Place these articles again from their stored bodies; drop those with no row."""
     rows: dict[str, tuple[str, int]] = {}
     step = min(store._batch_size(), _IN_LIMIT)
@@ -461,11 +504,11 @@ def _replace(store: ChromaStore, collection: Any, article_ids: list[str]) -> int
             rows[aid] = (doc or "", schema.published_int(str((meta or {}).get("published_at", ""))))
     gone = [aid for aid in article_ids if aid not in rows]
     if gone:
-        _regroup(store, collection, (), gone)
+        _regroup(store, collection, bands, (), gone)
     placed = [(aid, body, day) for aid, (body, day) in rows.items()]
     for start in range(0, len(placed), 1000):
         new = [_Node.new(aid, body, day) for aid, body, day in placed[start : start + 1000]]
-        _regroup(store, collection, new, ())
+        _regroup(store, collection, bands, new, ())
         store.keep_alive()  # a large index takes minutes: the lease on a server must hold
     return len(article_ids)
 

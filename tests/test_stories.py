@@ -283,6 +283,44 @@ def test_an_interrupted_write_is_regrouped(tmp_path, news, embedder, monkeypatch
     assert store.story_members([story]) == {story: ["wire", "copy-a", "copy-b"]}
 
 
+def test_a_write_stopped_between_band_rows_and_story_rows_is_finished(
+    tmp_path, news, embedder, monkeypatch
+):
+    """The band rows of new articles are written before their story rows: a run stopped in
+    between leaves band rows that candidate lookups skip, and the next run places those
+    articles again, so the copy still joins its story."""
+    store = ChromaStore(path=tmp_path / "data", embedding_model=embedder.model_name)
+    (news / "copy-a.jsonl").unlink()
+    ingest([news], store=store, embedder=embedder)
+    write_article(
+        news,
+        "copy-a",
+        title="Ferris Street bridge to be rebuilt",
+        source="Valley Courier",
+        published_at="2025-03-04",
+        url="https://courier.example/bridge",
+        body=body(COPY_A),
+    )
+    saved = story_index._save
+
+    def stopped(collection: object, store: object, nodes: object, *, bands: bool) -> None:
+        if not bands:
+            raise KeyboardInterrupt
+        saved(collection, store, nodes, bands=bands)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(story_index, "_save", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([news], store=store, embedder=embedder)
+    monkeypatch.undo()
+    assert story_index._bands(store).get(ids=["copy-a"])["ids"] == ["copy-a"]
+    assert story_index._collection(store).get(ids=["copy-a"])["ids"] == []
+    ingest([news], store=store, embedder=embedder)
+    story = story_index.story_id_for("wire")
+    assert store.story_members([story]) == {story: ["wire", "copy-a", "copy-b"]}
+    counts = {c.count() for c in (story_index._collection(store), story_index._bands(store))}
+    assert counts == {store.counts()[0]}
+
+
 def test_signatures_measure_copies():
     wire, copy_a, own = (story_index.signature(body(p)) for p in (WIRE, COPY_A, OWN_REPORT))
     assert wire is not None and copy_a is not None and own is not None
