@@ -1,6 +1,6 @@
 """The keyword index at scale: build time, peak memory, snapshot size and load time, and
-search latency, for the committed implementation (`git show HEAD:index/keyword.py`, or any
-revision with --old-rev) and the working tree's, over N synthetic chunks.
+search latency, for the index before its flat rewrite (`git show 7bae0e4:index/keyword.py`;
+any revision with --old-rev) and the working tree's, over N synthetic chunks.
 
 The chunks come from a minimal store-like object (the calls the index makes: signature,
 counts, chunk_ids, get_chunks) that generates each chunk's text on demand from its number:
@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, nargs="+", default=[100_000])
     parser.add_argument("--impl", choices=["old", "new", "both"], default="both")
-    parser.add_argument("--old-rev", default="HEAD", help="revision of the old index")
+    parser.add_argument("--old-rev", default="7bae0e4", help="revision of the old index")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=["build", "load"], default="build")
     parser.add_argument("--cache", help=argparse.SUPPRESS)

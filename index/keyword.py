@@ -48,7 +48,7 @@ __all__ = ["KeywordHit", "KeywordIndex", "tokenize"]
 _SNAPSHOT_VERSION = 3  # 3: flat postings, delta and removals included
 _FETCH = 1000  # chunks fetched (and tokenised) per store round trip
 _SEGMENT = 50_000  # chunks per consolidated segment while streaming
-_BLOCK = 4_000_000  # postings handled per step when (re)building: bounds temporaries
+_BLOCK = 1_000_000  # postings handled per step when (re)building: bounds temporaries
 _MAX_TF = np.iinfo(np.uint16).max
 
 # (token ids, doc ids, term frequencies) of some postings; doc ids ascend within a token.
@@ -300,8 +300,9 @@ class KeywordIndex:
             signature = self.store.signature()
             if signature == self._state.signature:
                 return False
-            if not self._warm and self.store.counts()[1] >= self.background_from:
-                self._progress = (0, 0)
+            stored = self.store.counts()[1] if not self._warm else 0
+            if not self._warm and stored >= self.background_from:
+                self._progress = (0, stored)
                 self._job = threading.Thread(
                     target=self._background, args=(signature,), name="keyword-index"
                 )
@@ -624,6 +625,8 @@ class KeywordIndex:
                 arrays[f"{name}_indptr"] = postings.indptr
                 arrays[f"{name}_docs"] = postings.docs
                 arrays[f"{name}_tf"] = postings.tf
+        if state.weights is not None:  # 4 bytes a posting on disk spare seconds of start-up
+            arrays["main_weights"] = state.weights
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.cache_path.with_suffix(".tmp.npz")
@@ -671,6 +674,7 @@ class KeywordIndex:
                     "alive",
                 )
             }
+            weights = data["main_weights"] if "main_weights" in data.files else None
             postings: dict[str, _Postings | None] = {}
             for name in ("main", "delta"):
                 postings[name] = (
@@ -710,8 +714,10 @@ class KeywordIndex:
         )
         if main is not None and built:
             lengths = state.lengths[:built]
-            weights, df = _bm25_weights(main, lengths, self.k1, self.b)
+            if weights is None or len(weights) != len(main.docs):
+                weights, _ = _bm25_weights(main, lengths, self.k1, self.b)
             avgdl = max(float(np.mean(lengths)), 1.0)
+            df = np.diff(main.indptr)
             state = replace(state, weights=weights, df_main=df, avgdl=avgdl)
         self._vocab = {t: i for i, t in enumerate(terms)}
         self._terms = terms
