@@ -109,6 +109,11 @@ class _Steps:
         found: Retrieval = state["found"]
         timings: dict[str, float] = state["timings"]
         notes = _date_notes(found.dates, found.covered)
+        if found.keyword_warming:
+            warming = found.keyword_warming
+            notes.append(
+                f"{warming[:1].upper()}{warming[1:]}; until then sources are found by meaning alone"
+            )
         started = time.perf_counter()
         request = GenerationRequest(
             question=state["question"],

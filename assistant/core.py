@@ -37,7 +37,7 @@ from . import tracking
 from .backends import Backend, make_backend
 from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
-from .models import Answer, AnswerChunk, Timeline, Turn
+from .models import EMPTY_INDEX, Answer, AnswerChunk, Timeline, Turn
 from .retrieval import Searcher
 from .retriever import NewsRetriever
 from .settings import Settings
@@ -207,6 +207,9 @@ class NewsAssistant:
         for chunk in self.chain.stream(inputs):
             if chunk.answer is not None:
                 chunk.answer = with_copies(chunk.answer, self.store)
+                if chunk.answer.refused and not self.store.counts()[0]:
+                    # Served replicas and API clients get no start-up check: say why.
+                    chunk.answer.answer = EMPTY_INDEX
                 chunk.answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
             yield chunk
 

@@ -21,6 +21,10 @@ __all__ = [
 
 # What every backend says when the indexed articles do not hold the answer.
 REFUSAL = "The indexed articles do not cover this."
+EMPTY_INDEX = (
+    "No articles are indexed yet, so there is nothing to answer from: add some in the "
+    "Articles tab or with `assistant ingest PATH`."
+)
 
 
 class ReportedBy(BaseModel):

@@ -138,3 +138,13 @@ def test_a_quoted_sentence_without_a_full_stop_does_not_run_into_the_next(make_a
     assert not answer.unsupported
     assert len(answer.citations) == 2 and answer.answer.count("[") == 2
     assert "Ohio and another in Texas [1]." in answer.answer
+
+
+def test_an_empty_index_says_so_instead_of_not_covered(make_assistant):
+    """A served replica or API client asking before anything is indexed is told the index
+    is empty and how to fill it, not that the articles do not cover the question."""
+    from assistant.models import EMPTY_INDEX
+
+    answer = make_assistant(llm="extractive").ask("Who is GEM partnering with?")
+    assert answer.refused and not answer.citations
+    assert answer.answer == EMPTY_INDEX and "assistant ingest" in answer.answer

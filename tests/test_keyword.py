@@ -151,6 +151,8 @@ def test_without_a_snapshot_the_first_search_does_not_wait_for_the_build(indexed
     retrieval = indexed.searcher.retrieve("rail strike pay", k=3)
     assert retrieval.hits  # dense search answers meanwhile
     assert retrieval.keyword_warming.startswith("keyword index warming up")
+    notes = indexed.ask("Who called the rail strike over pay?").notes
+    assert any(n.startswith("Keyword index warming up") for n in notes), notes
     assert time.monotonic() - started < 30
     gate.set()
     assert index.wait(timeout=120)
