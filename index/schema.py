@@ -12,7 +12,8 @@ its body plus what incremental ingest compares), `<name>-state` (the write journ
 the ingest lease), `<name>-web` (followed feeds, fetched pages, robots.txt: one row each,
 the record as JSON in the document, its kind and key in the metadata), `<name>-stories`
 and `<name>-bands` (each article's MinHash signature and story; its LSH band keys:
-`index.stories` reads and writes them) and `<name>-tracked` (tracked questions with their last answers: `index.tracked`).
+`index.stories` reads and writes them) and `<name>-tracked` (tracked questions with their
+last answers: `index.tracked`).
 """
 
 from __future__ import annotations
