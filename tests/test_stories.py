@@ -254,6 +254,19 @@ def test_stories_are_rebuilt_when_missing(tmp_path, news, embedder):
     assert grouping(store) == before
 
 
+def add_copy_a(news: Path) -> None:
+    """The Valley Courier's copy of the wire report, written (back) into the folder."""
+    write_article(
+        news,
+        "copy-a",
+        title="Ferris Street bridge to be rebuilt",
+        source="Valley Courier",
+        published_at="2025-03-04",
+        url="https://courier.example/bridge",
+        body=body(COPY_A),
+    )
+
+
 def test_an_interrupted_write_is_regrouped(tmp_path, news, embedder, monkeypatch):
     """A write killed after the article rows landed but before the stories were updated
     is finished by the next run: the journal names the articles to place again."""
@@ -264,15 +277,7 @@ def test_an_interrupted_write_is_regrouped(tmp_path, news, embedder, monkeypatch
     def killed(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    write_article(
-        news,
-        "copy-a",
-        title="Ferris Street bridge to be rebuilt",
-        source="Valley Courier",
-        published_at="2025-03-04",
-        url="https://courier.example/bridge",
-        body=body(COPY_A),
-    )
+    add_copy_a(news)
     monkeypatch.setattr(story_index, "place", killed)
     with pytest.raises(KeyboardInterrupt):
         ingest([news], store=store, embedder=embedder)
@@ -292,15 +297,7 @@ def test_a_write_stopped_between_band_rows_and_story_rows_is_finished(
     store = ChromaStore(path=tmp_path / "data", embedding_model=embedder.model_name)
     (news / "copy-a.jsonl").unlink()
     ingest([news], store=store, embedder=embedder)
-    write_article(
-        news,
-        "copy-a",
-        title="Ferris Street bridge to be rebuilt",
-        source="Valley Courier",
-        published_at="2025-03-04",
-        url="https://courier.example/bridge",
-        body=body(COPY_A),
-    )
+    add_copy_a(news)
     saved = story_index._save
 
     def stopped(collection: object, store: object, nodes: object, *, bands: bool) -> None:
