@@ -111,8 +111,9 @@ class _Steps:
         notes = _date_notes(found.dates, found.covered)
         if found.keyword_warming:
             warming = found.keyword_warming
+            which = "sources are" if "warming up" in warming else "the newest passages are"
             notes.append(
-                f"{warming[:1].upper()}{warming[1:]}; until then sources are found by meaning alone"
+                f"{warming[:1].upper()}{warming[1:]}; until then {which} found by meaning alone"
             )
         started = time.perf_counter()
         request = GenerationRequest(
