@@ -66,6 +66,19 @@ class Watch:
             assert time.monotonic() < deadline, f"no {what} within {timeout} s:\n{self.output()}"
             time.sleep(0.2)
 
+    def settled_passes(self, quiet: float = 2.0, timeout: float = 30) -> int:
+        """How many file passes the output shows once none has started for `quiet` seconds
+        (a folder and the file in it may reach the watch as two batches of events)."""
+        deadline = time.monotonic() + timeout
+        count, since = self.out.read_text().count(" files: "), time.monotonic()
+        while time.monotonic() - since < quiet:
+            assert time.monotonic() < deadline, f"passes did not settle:\n{self.output()}"
+            time.sleep(0.2)
+            now = self.out.read_text().count(" files: ")
+            if now != count:
+                count, since = now, time.monotonic()
+        return count
+
     def stop(self, signum: int) -> int:
         self.process.send_signal(signum)
         try:
@@ -129,7 +142,7 @@ def test_watch_takes_in_files_as_they_come_change_and_go_and_syncs_feeds_on_its_
         sub.mkdir()
         (sub / "tidal.txt").write_text(TIDAL)
         watch.wait_for("the new folder's file", lambda: "tidal.txt" in titles_by_file(data))
-        files_passes = watch.out.read_text().count(" files: ")
+        files_passes = watch.settled_passes()
         time.sleep(3)  # quiet: the watch's own writes to ./data start no pass
         assert watch.out.read_text().count(" files: ") == files_passes
         code = watch.stop(signal.SIGINT)
