@@ -351,9 +351,20 @@ def _candidates(
     return _get(collection, store, sorted(ids))
 
 
-def _group(nodes: dict[str, _Node]) -> None:
+def _group(
+    nodes: dict[str, _Node],
+    *,
+    fresh: frozenset[str] | None = None,
+    untrusted: frozenset[str] = frozenset(),
+) -> None:
     """Set each node's story: connected groups of copies (pairs that share a band key and
-    agree on at least MATCH of their signature), each named after its earliest copy."""
+    agree on at least MATCH of their signature), each named after its earliest copy.
+
+    With `fresh` (the articles being placed), a stored story not in `untrusted` (the
+    stories of changed or removed articles, which may split) keeps its members together as
+    stored: only pairs with a fresh article, or between members of untrusted stories, are
+    compared. A story of hundreds of copies then costs one comparison per copy for a new
+    one, not one per pair of copies."""
     parent = {aid: aid for aid in nodes}
 
     def root(a: str) -> str:
@@ -362,21 +373,40 @@ def _group(nodes: dict[str, _Node]) -> None:
             a = parent[a]
         return a
 
+    def kept(aid: str) -> bool:
+        story = nodes[aid].story_id
+        return fresh is not None and aid not in fresh and bool(story) and story not in untrusted
+
+    first: dict[str, str] = {}
+    for aid in sorted(nodes):
+        if kept(aid):
+            parent[root(aid)] = root(first.setdefault(nodes[aid].story_id, aid))
     buckets: dict[tuple[int, str], list[str]] = {}
     for aid in sorted(nodes):
         for i, key in enumerate(nodes[aid].keys):
             buckets.setdefault((i, key), []).append(aid)
     tried: set[tuple[str, str]] = set()
     for members in buckets.values():
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                a, b = members[x], members[y]
-                if (a, b) in tried or root(a) == root(b):
-                    continue
-                tried.add((a, b))
-                sa, sb = nodes[a].sig, nodes[b].sig
-                if sa is not None and sb is not None and similarity(sa, sb) >= MATCH:
-                    parent[root(a)] = root(b)
+        if fresh is None:
+            pairs: Iterable[tuple[str, str]] = (
+                (a, b) for x, a in enumerate(members) for b in members[x + 1 :]
+            )
+        else:
+            new = [m for m in members if m in fresh]
+            loose = [m for m in members if m not in fresh and not kept(m)]
+            pairs = [
+                *((a, b) for x, a in enumerate(new) for b in new[x + 1 :]),
+                *((a, b) for a in new for b in members if b not in fresh),
+                *((a, b) for x, a in enumerate(loose) for b in loose[x + 1 :]),
+            ]
+        for a, b in pairs:
+            pair = (a, b) if a < b else (b, a)
+            if pair in tried or root(a) == root(b):
+                continue
+            tried.add(pair)
+            sa, sb = nodes[a].sig, nodes[b].sig
+            if sa is not None and sb is not None and similarity(sa, sb) >= MATCH:
+                parent[root(a)] = root(b)
     groups: dict[str, list[_Node]] = {}
     for aid, node in nodes.items():
         groups.setdefault(root(aid), []).append(node)
@@ -429,8 +459,12 @@ def _regroup(
     nodes = {aid: n for aid, n in old.items() if aid not in changing}
     nodes.update({n.article_id: n for n in new})
     was = {aid: (n.story_id, n.original, n.size) for aid, n in old.items()}
-    _group(nodes)
     fresh = {n.article_id for n in new}
+    _group(
+        nodes,
+        fresh=frozenset(fresh),
+        untrusted=frozenset(n.story_id for n in before.values()),
+    )
     _save(bands, store, list(new), bands=True)
     _save(
         collection,

@@ -354,6 +354,38 @@ def test_a_story_held_together_by_one_copy_splits_when_it_goes(tmp_path, embedde
     assert store.story_of(["c"])["c"] == story_index.story_id_for("c")
 
 
+def test_a_new_copy_joins_a_large_story_and_can_join_two(tmp_path):
+    """Placing new articles keeps stored stories as they are and links only the new ones:
+    a copy joins a story of 30, and an article like two stories (not like each other)
+    merges them; the earliest copy stays the original."""
+    import random
+
+    rnd = random.Random(7)
+    words = [f"w{i}" for i in range(400)]
+    paragraphs = [" ".join(rnd.choices(words, k=40)) + "." for _ in range(18)]
+    store = ChromaStore(path=tmp_path / "data")
+    wire = body(paragraphs[0:12])
+    story_index.place(store, [("wire", wire, 20250101)])
+    for start in range(0, 30, 10):  # 30 copies, each the wire report with its own last line
+        story_index.place(
+            store,
+            [
+                (f"copy{i}", f"{wire}\n\nOutlet note number {i}.", 20250102)
+                for i in range(start, start + 10)
+            ],
+        )
+    other = body(paragraphs[6:18])  # like the bridge below, not like the wire report
+    story_index.place(store, [("other", other, 20250103)])
+    assert len(grouping(store)[story_index.story_id_for("wire")]) == 31
+    assert story_index.story_id_for("other") in grouping(store)
+
+    story_index.place(store, [("bridge", body(paragraphs[3:15]), 20250104)])
+    merged = grouping(store)
+    assert list(merged) == [story_index.story_id_for("wire")]
+    members = merged[story_index.story_id_for("wire")]
+    assert members[0] == "wire" and {"bridge", "other"} <= set(members) and len(members) == 33
+
+
 def test_stories_made_another_way_are_regrouped(tmp_path, news, embedder):
     """Signatures are only comparable when made the same way: a stories collection marked
     with another scheme is dropped and rebuilt at the next ingest."""
