@@ -261,14 +261,16 @@ class _Node:
         return cls(article_id, published, sig, band_keys(sig) if sig is not None else [])
 
     @classmethod
-    def stored(cls, article_id: str, meta: dict[str, Any] | None) -> _Node:
+    def stored(cls, article_id: str, meta: dict[str, Any] | None, *, keys: bool) -> _Node:
+        """A stored row; with `keys`, its band keys made again from the signature (cheaper
+        than reading them; only grouping needs them)."""
         meta = meta or {}
         sig = _decode(str(meta.get("signature", "")))
         return cls(
             article_id,
             int(meta.get("published_int", 0)),
             sig,
-            band_keys(sig) if sig is not None else [],  # made again: cheaper than reading
+            band_keys(sig) if keys and sig is not None else [],
             str(meta.get("story_id", "")),
             bool(meta.get("original", False)),
             int(meta.get("size", 1)),
@@ -309,28 +311,31 @@ def _bands(store: ChromaStore) -> Any:
     )
 
 
-def _nodes(got: dict[str, Any]) -> dict[str, _Node]:
+def _nodes(got: dict[str, Any], *, keys: bool = False) -> dict[str, _Node]:
     return {
-        aid: _Node.stored(aid, meta) for aid, meta in zip(got["ids"], got["metadatas"], strict=True)
+        aid: _Node.stored(aid, meta, keys=keys)
+        for aid, meta in zip(got["ids"], got["metadatas"], strict=True)
     }
 
 
-def _get(collection: Any, store: ChromaStore, ids: Sequence[str]) -> dict[str, _Node]:
+def _get(
+    collection: Any, store: ChromaStore, ids: Sequence[str], *, keys: bool = False
+) -> dict[str, _Node]:
     found: dict[str, _Node] = {}
     step = min(store._batch_size(), _IN_LIMIT)
     for start in range(0, len(ids), step):
         got = collection.get(ids=list(ids[start : start + step]), include=["metadatas"])
-        found.update(_nodes(got))
+        found.update(_nodes(got, keys=keys))
     return found
 
 
-def _members(collection: Any, story_ids: Iterable[str]) -> dict[str, _Node]:
+def _members(collection: Any, story_ids: Iterable[str], *, keys: bool = False) -> dict[str, _Node]:
     wanted = sorted({s for s in story_ids if s})
     found: dict[str, _Node] = {}
     for start in range(0, len(wanted), _IN_LIMIT):
         part = wanted[start : start + _IN_LIMIT]
         where = {"story_id": part[0]} if len(part) == 1 else {"story_id": {"$in": part}}
-        found.update(_nodes(collection.get(where=where, include=["metadatas"])))
+        found.update(_nodes(collection.get(where=where, include=["metadatas"]), keys=keys))
     return found
 
 
@@ -348,7 +353,7 @@ def _candidates(
         }
         ids.update(bands.get(where=where, include=[])["ids"])
     ids.difference_update(n.article_id for n in nodes)
-    return _get(collection, store, sorted(ids))
+    return _get(collection, store, sorted(ids), keys=True)
 
 
 def _group(
@@ -455,7 +460,7 @@ def _regroup(
     candidates = _candidates(collection, bands, store, new)
     matched = [m for m in candidates.values() if _copy_of_any(m, new)]
     touched = {n.story_id for n in before.values()} | {m.story_id for m in matched}
-    old = _members(collection, touched)
+    old = _members(collection, touched, keys=True)
     nodes = {aid: n for aid, n in old.items() if aid not in changing}
     nodes.update({n.article_id: n for n in new})
     was = {aid: (n.story_id, n.original, n.size) for aid, n in old.items()}
@@ -591,7 +596,7 @@ def grouped(store: ChromaStore, *, min_copies: int = 1) -> dict[str, list[str]]:
         if not got["ids"]:
             break
         for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
-            node = _Node.stored(aid, meta)
+            node = _Node.stored(aid, meta, keys=False)
             stories.setdefault(node.story_id, []).append(node)
         offset += len(got["ids"])
     return {s: [n.article_id for n in sorted(ns, key=_Node.order)] for s, ns in stories.items()}
