@@ -224,7 +224,9 @@ def main() -> None:
         "| chunks | first question s | retrieval p50 ms | retrieval p95 ms | answer p50 ms | answer p95 ms | 8 askers p50 ms | 8 askers p95 ms | 8 askers q/s | peak RSS MB |"
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
-    copy_no = [0]
+    # A cached index (--data) grows on from its last copy.
+    numbers = (re.search(r"#copy(\d+)$", aid) for aid in assistant.store.records())
+    copy_no = [max((int(m.group(1)) for m in numbers if m), default=0)]
     for scale in scales:
         started = time.perf_counter()
         grow(assistant, scale, copy_no)

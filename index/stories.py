@@ -13,10 +13,13 @@ The state lives in the store, in two collections with one row per article. In
 `<name>-stories`, a lean row: its signature (base64 of the values' low 16 bits; not the
 document, which Chroma would index for full-text search), its story id, whether it is the
 original, its date; the original's row also holds the story's size. In `<name>-bands`, one
-short key per band, written once when the article is placed (a story changing its
-original rewrites lean rows only). A new article's candidates are found by a metadata
+short key per band, for a story's first `REPRESENTATIVES` copies only (a story changing
+its original rewrites lean rows only). A new article's candidates are found by a metadata
 filter on its band keys (no scan of the index, and the same against a Chroma server),
-which returns ids only; then only the candidates' lean rows are read. Unrelated articles
+which returns ids only; then only the candidates' lean rows are read, and a stored story
+stands as one unit: joining it rewrites the new copy's row and the original's (its
+size), not every copy's. So a copy that is like only a later copy of a large story, and
+not like any of its first ones, starts a story of its own. Unrelated articles
 do share a band now and then (about one pair in 8,000 of real news articles: a shared
 quote or boilerplate paragraph), so at 100,000 articles a new one has a dozen such
 candidates, and reading their band keys as well cost more than the rest of grouping.
@@ -72,10 +75,14 @@ MIN_SHINGLES = 40
 # once in 65,536, which moves a similarity estimate by less than 0.0001, at half the bytes
 # stored and read.
 SIG_BITS = 16
+# A story's first copies (by arrival) carry band rows and stand for it when new articles
+# look for their story: a copy joining a story of hundreds is compared with these, and
+# reads these rows, not every copy's.
+REPRESENTATIVES = 8
 # Stored with the collection: signatures made another way are made again.
 SCHEME = (
     f"crc32poly-minhash-affine32-seed1-{NUM_PERM}p-{SHINGLE_WORDS}w-{BANDS}x{ROWS}"
-    f"-u{SIG_BITS}-bands32"
+    f"-u{SIG_BITS}-bands32-rep{REPRESENTATIVES}"
 )
 _SCHEME_KEY = "scheme"
 _QUERY_ARTICLES = 100  # articles whose band keys go into one candidate query
@@ -254,6 +261,7 @@ class _Node:
     story_id: str = ""
     original: bool = False
     size: int = 1
+    banded: bool = False  # a representative: it has a band row
 
     @classmethod
     def new(cls, article_id: str, body: str, published: int) -> _Node:
@@ -274,6 +282,7 @@ class _Node:
             str(meta.get("story_id", "")),
             bool(meta.get("original", False)),
             int(meta.get("size", 1)),
+            bool(meta.get("banded", False)),
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -284,6 +293,7 @@ class _Node:
             "size": self.size,
             "published_int": self.published,
             "signature": _encode(self.sig),
+            "banded": self.banded,
         }
 
     def bands(self) -> dict[str, Any]:
@@ -357,83 +367,113 @@ def _candidates(
 
 
 def _group(
-    nodes: dict[str, _Node],
-    *,
-    fresh: frozenset[str] | None = None,
-    untrusted: frozenset[str] = frozenset(),
-) -> None:
-    """Set each node's story: connected groups of copies (pairs that share a band key and
-    agree on at least MATCH of their signature), each named after its earliest copy.
+    fresh: dict[str, _Node],
+    loose: dict[str, _Node],
+    candidates: dict[str, _Node],
+) -> list[tuple[list[str], list[_Node]]]:
+    """Link the `fresh` articles (being placed) to each other, to the stored `candidates`
+    (representatives of stored stories, each standing for its whole story, which stays
+    together as stored) and to the `loose` ones (the members of stories a change or
+    removal touched, which may split, compared among themselves too): pairs that share a
+    band key and agree on at least MATCH of their signature. Returns each resulting group
+    as (the stored stories it takes in, its fresh and loose articles). A copy joining a
+    story of hundreds costs one comparison per representative, not one per copy."""
+    unit = {aid: aid for aid in (*fresh, *loose)}
+    for aid, node in candidates.items():
+        unit[aid] = "S:" + node.story_id
+    parent = {u: u for u in unit.values()}
 
-    With `fresh` (the articles being placed), a stored story not in `untrusted` (the
-    stories of changed or removed articles, which may split) keeps its members together as
-    stored: only pairs with a fresh article, or between members of untrusted stories, are
-    compared. A story of hundreds of copies then costs one comparison per copy for a new
-    one, not one per pair of copies."""
-    parent = {aid: aid for aid in nodes}
+    def root(u: str) -> str:
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
 
-    def root(a: str) -> str:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def kept(aid: str) -> bool:
-        story = nodes[aid].story_id
-        return fresh is not None and aid not in fresh and bool(story) and story not in untrusted
-
-    first: dict[str, str] = {}
-    for aid in sorted(nodes):
-        if kept(aid):
-            parent[root(aid)] = root(first.setdefault(nodes[aid].story_id, aid))
+    nodes = {**candidates, **loose, **fresh}
     buckets: dict[tuple[int, str], list[str]] = {}
     for aid in sorted(nodes):
         for i, key in enumerate(nodes[aid].keys):
             buckets.setdefault((i, key), []).append(aid)
     tried: set[tuple[str, str]] = set()
     for members in buckets.values():
-        if fresh is None:
-            pairs: Iterable[tuple[str, str]] = (
-                (a, b) for x, a in enumerate(members) for b in members[x + 1 :]
-            )
-        else:
-            new = [m for m in members if m in fresh]
-            loose = [m for m in members if m not in fresh and not kept(m)]
-            pairs = [
-                *((a, b) for x, a in enumerate(new) for b in new[x + 1 :]),
-                *((a, b) for a in new for b in members if b not in fresh),
-                *((a, b) for x, a in enumerate(loose) for b in loose[x + 1 :]),
-            ]
+        new = [m for m in members if m in fresh]
+        mixed = [m for m in members if m in loose]
+        pairs = [
+            *((a, b) for x, a in enumerate(new) for b in new[x + 1 :]),
+            *((a, b) for a in new for b in members if b not in fresh),
+            *((a, b) for x, a in enumerate(mixed) for b in mixed[x + 1 :]),
+        ]
         for a, b in pairs:
+            ra, rb = root(unit[a]), root(unit[b])
             pair = (a, b) if a < b else (b, a)
-            if pair in tried or root(a) == root(b):
+            if ra == rb or pair in tried:
                 continue
             tried.add(pair)
             sa, sb = nodes[a].sig, nodes[b].sig
             if sa is not None and sb is not None and similarity(sa, sb) >= MATCH:
-                parent[root(a)] = root(b)
-    groups: dict[str, list[_Node]] = {}
-    for aid, node in nodes.items():
-        groups.setdefault(root(aid), []).append(node)
-    for group in groups.values():
-        group.sort(key=_Node.order)
-        story = story_id_for(group[0].article_id)
-        # The size is kept on the original only: a new copy rewrites two rows, not all.
-        for i, node in enumerate(group):
-            node.story_id, node.original, node.size = story, i == 0, len(group) if i == 0 else 0
+                parent[ra] = rb
+    groups: dict[str, tuple[set[str], list[_Node]]] = {}
+    for aid, u in unit.items():
+        stories, own = groups.setdefault(root(u), (set(), []))
+        if u.startswith("S:"):
+            stories.add(u[2:])
+        else:
+            own.append(nodes[aid])
+    return [(sorted(stories), own) for stories, own in groups.values()]
 
 
-def _copy_of_any(node: _Node, new: Sequence[_Node]) -> bool:
-    """True when `node` shares a band with one of `new` and is as alike as a copy."""
-    if node.sig is None:
-        return False
-    keys = set(enumerate(node.keys))
-    return any(
-        n.sig is not None
-        and not keys.isdisjoint(enumerate(n.keys))
-        and similarity(node.sig, n.sig) >= MATCH
-        for n in new
-    )
+def _settle(
+    collection: Any,
+    group: tuple[list[str], list[_Node]],
+    originals: dict[str, _Node],
+) -> tuple[list[_Node], list[_Node]]:
+    """Name one group's story after its earliest copy and size it; returns the rows to
+    write (lean) and the articles that become representatives (band rows to write). Only
+    the originals of the stored stories it takes in are rewritten, unless a story is
+    renamed (an earlier copy arrived, or two stories merged): then all its members."""
+    stories, own = group
+    kept = [originals[s] for s in stories if s in originals]
+    if not kept and not own:
+        return [], []
+    earliest = min([*kept, *own], key=_Node.order)
+    story = story_id_for(earliest.article_id)
+    size = sum(o.size for o in kept) + len(own)
+    rows: list[_Node] = []
+    banded = sum(min(o.size, REPRESENTATIVES) for o in kept if o.story_id == story)
+    banded += sum(1 for n in own if n.banded)
+    promoted: list[_Node] = []
+    for node in sorted(own, key=_Node.order):
+        node.story_id, node.original = story, node is earliest
+        node.size = size if node.original else 0
+        if not node.banded and banded < REPRESENTATIVES:
+            node.banded, banded = True, banded + 1
+            promoted.append(node)
+        rows.append(node)
+    for original in kept:
+        if original.story_id == story:
+            if original.size != size:
+                original.size = size
+                rows.append(original)
+            continue
+        for member in _members(collection, [original.story_id]).values():
+            member.story_id, member.original, member.size = story, False, 0
+            if not member.banded and banded < REPRESENTATIVES:
+                member.banded, banded = True, banded + 1
+                promoted.append(member)
+            rows.append(member)
+    return rows, promoted
+
+
+def _originals(collection: Any, story_ids: Iterable[str]) -> dict[str, _Node]:
+    """The original's row of each of these stories, by story id."""
+    wanted = sorted({s for s in story_ids if s})
+    found: dict[str, _Node] = {}
+    for start in range(0, len(wanted), _IN_LIMIT):
+        part = wanted[start : start + _IN_LIMIT]
+        where = {"$and": [{"story_id": {"$in": part}}, {"original": True}]}
+        for node in _nodes(collection.get(where=where, include=["metadatas"])).values():
+            found[node.story_id] = node
+    return found
 
 
 def _save(collection: Any, store: ChromaStore, nodes: Sequence[_Node], *, bands: bool) -> None:
@@ -455,36 +495,42 @@ def _regroup(
     `gone` ones, regrouping only the stories either touches. Band rows go first: a run
     stopped in between leaves a band row without its lean row, which candidates skip and
     the journal's recovery places again."""
-    changing = {n.article_id for n in new} | set(gone)
+    fresh = {n.article_id: n for n in new}
+    changing = set(fresh) | set(gone)
     before = _get(collection, store, sorted(changing))
-    candidates = _candidates(collection, bands, store, new)
-    matched = [m for m in candidates.values() if _copy_of_any(m, new)]
-    touched = {n.story_id for n in before.values()} | {m.story_id for m in matched}
-    old = _members(collection, touched, keys=True)
-    nodes = {aid: n for aid, n in old.items() if aid not in changing}
-    nodes.update({n.article_id: n for n in new})
-    was = {aid: (n.story_id, n.original, n.size) for aid, n in old.items()}
-    fresh = {n.article_id for n in new}
-    _group(
-        nodes,
-        fresh=frozenset(fresh),
-        untrusted=frozenset(n.story_id for n in before.values()),
-    )
-    _save(bands, store, list(new), bands=True)
+    untrusted = {n.story_id for n in before.values() if n.story_id}
+    loose = {
+        aid: n
+        for aid, n in _members(collection, untrusted, keys=True).items()
+        if aid not in changing
+    }
+    was = {aid: n.metadata() for aid, n in loose.items()}
+    candidates = {
+        aid: n
+        for aid, n in _candidates(collection, bands, store, new).items()
+        if aid not in changing and aid not in loose and n.story_id
+    }
+    groups = _group(fresh, loose, candidates)
+    originals = _originals(collection, {s for stories, _ in groups for s in stories})
+    rows: list[_Node] = []
+    promoted: list[_Node] = []
+    for group in groups:
+        written, banded = _settle(collection, group, originals)
+        rows.extend(written)
+        promoted.extend(banded)
+    _save(bands, store, promoted, bands=True)
     _save(
         collection,
         store,
-        [
-            n
-            for aid, n in sorted(nodes.items())
-            if aid in fresh or was.get(aid) != (n.story_id, n.original, n.size)
-        ],
+        [n for n in rows if n.article_id in fresh or was.get(n.article_id) != n.metadata()],
         bands=False,
     )
+    unbanded = [aid for aid, n in before.items() if n.banded and not fresh.get(aid, n).banded]
     doomed = [aid for aid in gone if aid not in fresh]
     if doomed:
         collection.delete(ids=doomed)
-        bands.delete(ids=doomed)
+    if doomed or unbanded:
+        bands.delete(ids=sorted({*doomed, *unbanded}))
 
 
 def place(store: ChromaStore, articles: Sequence[tuple[str, str, int]]) -> None:
@@ -523,10 +569,12 @@ def recover(store: ChromaStore, pending: Sequence[str]) -> int:
     if pending:
         fixed += _replace(store, collection, bands, list(pending))
     articles = store._articles.count()
-    if collection.count() != articles or bands.count() != articles:
+    lean = collection.count()
+    if lean != articles or bands.count() > lean:
         indexed = set(_all_ids(store, store._articles))
-        odd = set(_all_ids(store, collection)) ^ indexed
-        odd |= set(_all_ids(store, bands)) ^ indexed
+        placed = set(_all_ids(store, collection))
+        odd = placed ^ indexed
+        odd |= set(_all_ids(store, bands)) - placed
         fixed += _replace(store, collection, bands, sorted(odd))
     return fixed
 

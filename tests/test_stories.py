@@ -386,6 +386,40 @@ def test_a_new_copy_joins_a_large_story_and_can_join_two(tmp_path):
     assert members[0] == "wire" and {"bridge", "other"} <= set(members) and len(members) == 33
 
 
+def test_a_large_story_keeps_representatives_when_its_first_copies_go(tmp_path):
+    """Only a story's first copies carry band rows (the rest are found through them):
+    removing those copies makes later ones representatives, so a new copy still joins the
+    story, and a copy that returns joins it again."""
+    import random
+
+    rnd = random.Random(11)
+    words = [f"w{i}" for i in range(400)]
+    wire = body([" ".join(rnd.choices(words, k=40)) + "." for _ in range(12)])
+    store = ChromaStore(path=tmp_path / "data")
+    story_index.place(store, [("wire", wire, 20250101)])
+    copies = [(f"copy{i:02d}", f"{wire}\n\nOutlet note number {i}.", 20250102) for i in range(20)]
+    story_index.place(store, copies)
+    bands = story_index._bands(store)
+    assert bands.count() == story_index.REPRESENTATIVES
+    assert len(grouping(store)[story_index.story_id_for("wire")]) == 21
+
+    first = sorted(bands.get(include=[])["ids"])
+    remove_ids = [aid for aid in first if aid != "wire"]
+    story_index.drop(store, remove_ids)
+    assert bands.count() == story_index.REPRESENTATIVES
+    assert not set(remove_ids) & set(bands.get(include=[])["ids"])
+    story_index.drop(store, ["wire"])
+    stories = grouping(store)
+    assert len(stories) == 1 and len(next(iter(stories.values()))) == 21 - len(first)
+
+    story_index.place(store, [("late", f"{wire}\n\nA late outlet's note.", 20250105)])
+    story_index.place(store, [("wire", wire, 20250101)])
+    stories = grouping(store)
+    assert list(stories) == [story_index.story_id_for("wire")]
+    assert stories[story_index.story_id_for("wire")][0] == "wire"
+    assert len(stories[story_index.story_id_for("wire")]) == 23 - len(first)
+
+
 def test_stories_made_another_way_are_regrouped(tmp_path, news, embedder):
     """Signatures are only comparable when made the same way: a stories collection marked
     with another scheme is dropped and rebuilt at the next ingest."""
