@@ -39,6 +39,7 @@ import numpy as np
 from .models import Hit, SearchFilter
 from .schema import date_to_int, published_int
 from .tokens import tokenize
+from .vocab import Vocab
 
 if TYPE_CHECKING:
     from .store import ChromaStore
@@ -260,8 +261,8 @@ class KeywordIndex:
         self._lock = threading.RLock()
         self._state = _empty_state()
         # Name tables, append-only (a background catch-up extends them while searches read).
-        self._vocab: dict[str, int] = {}
-        self._terms: list[str] = []
+        self._vocab = Vocab()
+        self._hashed_vocab: bool | None = None  # whether the snapshot read kept the hashes
         self._article_code: dict[str, int] = {}
         self._articles: list[str] = []
         self._source_code: dict[str, int] = {}
@@ -367,23 +368,15 @@ class KeywordIndex:
         return bool(gone.any() or added)
 
     def _tokenise(self, hits: Sequence[Hit]) -> _Batch:
-        vocab, terms = self._vocab, self._terms
-        token_ids: list[list[int]] = []
-        for hit in hits:
-            ids = []
-            for token in tokenize(f"{hit.title}\n{hit.text}"):
-                code = vocab.get(token)
-                if code is None:
-                    code = vocab[token] = len(terms)
-                    terms.append(token)
-                ids.append(code)
-            token_ids.append(ids)
+        tokens = [tokenize(f"{hit.title}\n{hit.text}") for hit in hits]
+        codes = self._vocab.add(itertools.chain.from_iterable(tokens))
+        token_ids = [[codes[t] for t in chunk] for chunk in tokens]
         lengths = np.array([len(ids) for ids in token_ids], dtype=np.int32)
         flat = np.fromiter(
             itertools.chain.from_iterable(token_ids), dtype=np.int64, count=int(lengths.sum())
         )
         docs = np.repeat(np.arange(len(hits), dtype=np.int64), lengths)
-        width = len(terms)
+        width = len(self._vocab)
         keys, counts = np.unique(docs * width + flat, return_counts=True)
         return _Batch(
             chunk_ids=np.array([h.chunk_id.encode("utf-8") for h in hits], dtype=bytes),
@@ -412,7 +405,7 @@ class KeywordIndex:
     def _updated(self, state: _State, gone: np.ndarray, segments: list[_Batch]) -> _State:
         """The state with `gone` masked and `segments` appended: into the delta, or with
         the main segment re-derived when the delta grew (or removals piled up) too much."""
-        n_terms = len(self._terms)
+        n_terms = len(self._vocab)
         alive = state.alive & ~gone
         added = sum(len(s) for s in segments)
         total = len(state) + added
@@ -590,7 +583,8 @@ class KeywordIndex:
 
     def _save_snapshot(self, state: _State) -> None:
         assert self.cache_path is not None
-        vocab, vocab_ends = _pack(self._terms[: state.n_terms])
+        vocab, vocab_ends = self._vocab.packed(state.n_terms)
+        hashed = self._vocab.sorted_hashes(state.n_terms)
         n_articles = int(state.article_codes.max(initial=-1)) + 1
         n_sources = int(state.source_codes.max(initial=-1)) + 1
         articles, article_ends = _pack(self._articles[:n_articles])
@@ -609,6 +603,8 @@ class KeywordIndex:
             "header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8),
             "vocab": vocab,
             "vocab_ends": vocab_ends,
+            "vocab_hashes": hashed[0],
+            "vocab_slots": hashed[1],
             "articles": articles,
             "article_ends": article_ends,
             "sources": sources,
@@ -649,6 +645,8 @@ class KeywordIndex:
         self._state = state
         if state.signature and state.signature == self.store.signature():
             self._warm = True
+        if self._hashed_vocab is False:
+            self._schedule_save()  # an older snapshot: written again with the vocab's hashes
 
     def _read_snapshot(self, path: Path) -> _State | None:
         with np.load(path, allow_pickle=False) as data:
@@ -660,7 +658,14 @@ class KeywordIndex:
                 or (header.get("k1"), header.get("b")) != (self.k1, self.b)
             ):
                 return None
-            terms = _unpack(data["vocab"], data["vocab_ends"])
+            vocab_ends = data["vocab_ends"]
+            self._hashed_vocab = "vocab_hashes" in data.files
+            if self._hashed_vocab:
+                vocab = Vocab.from_sorted(
+                    data["vocab"], vocab_ends, data["vocab_hashes"], data["vocab_slots"]
+                )
+            else:
+                vocab = Vocab(data["vocab"], vocab_ends)
             articles = _unpack(data["articles"], data["article_ends"])
             sources = _unpack(data["sources"], data["source_ends"])
             per_doc: dict[str, Any] = {
@@ -682,7 +687,7 @@ class KeywordIndex:
                     if f"{name}_indptr" in data.files
                     else None
                 )
-        n_docs, built, n_terms = len(per_doc["lengths"]), int(header["built"]), len(terms)
+        n_docs, built, n_terms = len(per_doc["lengths"]), int(header["built"]), len(vocab)
         if (
             any(len(v) != n_docs for v in per_doc.values())
             or int(header["n_terms"]) != n_terms
@@ -719,8 +724,7 @@ class KeywordIndex:
             avgdl = max(float(np.mean(lengths)), 1.0)
             df = np.diff(main.indptr)
             state = replace(state, weights=weights, df_main=df, avgdl=avgdl)
-        self._vocab = {t: i for i, t in enumerate(terms)}
-        self._terms = terms
+        self._vocab = vocab
         self._article_code = {a: i for i, a in enumerate(articles)}
         self._articles = articles
         self._source_code = {s: i for i, s in enumerate(sources)}

@@ -129,6 +129,26 @@ def test_a_snapshot_round_trip_gives_identical_results_without_fetching(indexed)
     assert calls == []  # the snapshot's signature is the store's: nothing fetched
 
 
+def test_a_snapshot_without_the_vocab_hashes_is_read_and_written_again_with_them(indexed):
+    """Snapshots from before the vocabulary kept its sorted hashes still load (the tokens
+    are hashed when read) and are written again with them."""
+    index = fresh(indexed)
+    expected = {q: found(index, q) for q in QUERIES}
+    assert index.wait(timeout=60)
+    path = index.cache_path
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    assert len(arrays.pop("vocab_hashes")) == len(arrays.pop("vocab_slots")) > 100
+    np.savez(path, **arrays)
+    older = fresh(indexed)
+    assert {q: found(older, q) for q in QUERIES} == expected
+    assert older.wait(timeout=60)
+    with np.load(path, allow_pickle=False) as data:
+        hashes = data["vocab_hashes"]
+        assert len(hashes) == len(data["vocab_ends"]) and np.all(hashes[:-1] <= hashes[1:])
+    assert {q: found(fresh(indexed), q) for q in QUERIES} == expected
+
+
 def test_without_a_snapshot_the_first_search_does_not_wait_for_the_build(indexed):
     built = fresh(indexed)
     expected = {q: found(built, q) for q in QUERIES}
