@@ -47,8 +47,17 @@ def _assistant(ctx: click.Context) -> NewsAssistant:
     settings = _settings(ctx)
     root = ctx.find_root()
     if "assistant" not in root.obj:
-        root.obj["assistant"] = NewsAssistant(settings)
+        assistant = root.obj["assistant"] = NewsAssistant(settings)
+        root.call_on_close(lambda: assistant.finish_background(on_wait=_say_finishing))
     return root.obj["assistant"]
+
+
+def _say_finishing(work: str) -> None:
+    click.echo(
+        f"Finishing the {work} before exiting, so that the next run starts at once "
+        "(Ctrl-C stops it; the next run builds it again).",
+        err=True,
+    )
 
 
 def _echo_json(data: Any) -> None:

@@ -150,6 +150,22 @@ class NewsAssistant:
         searcher.sentence_ranker = self.quoter.best_chunk
         return searcher
 
+    def finish_background(self, on_wait: Callable[[str], None] | None = None) -> None:
+        """Wait for a keyword index build this process started in the background (it
+        writes the snapshot the next process starts from), telling `on_wait` what it waits
+        for. Ctrl-C stops the build (the next process builds it again)."""
+        searcher = self.__dict__.get("searcher")
+        keyword = searcher.keyword if searcher is not None else None
+        if keyword is None or not keyword.warming:
+            return
+        if on_wait is not None:
+            on_wait(keyword.warming)
+        try:
+            keyword.wait()
+        except KeyboardInterrupt:
+            keyword.stop()
+            raise
+
     @cached_property
     def retriever(self) -> NewsRetriever:
         """The LangChain retriever over the index (the one the chain uses); `with_filters`

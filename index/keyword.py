@@ -51,9 +51,14 @@ _FETCH = 1000  # chunks fetched (and tokenised) per store round trip
 _SEGMENT = 50_000  # chunks per consolidated segment while streaming
 _BLOCK = 1_000_000  # postings handled per step when (re)building: bounds temporaries
 _MAX_TF = np.iinfo(np.uint16).max
+BACKGROUND_FROM = 10_000  # stored chunks from which a first catch-up runs in the background
 
 # (token ids, doc ids, term frequencies) of some postings; doc ids ascend within a token.
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class _Stopped(Exception):
+    """A background catch-up was asked to stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +256,12 @@ class KeywordIndex:
         cache_dir: Path | str | None = None,
         k1: float = 1.2,
         b: float = 0.75,
-        background_from: int = 10_000,
+        background_from: int | None = None,
     ) -> None:
         self.store = store
         self.k1 = k1
         self.b = b
-        self.background_from = background_from
+        self.background_from = BACKGROUND_FROM if background_from is None else background_from
         self.cache_path = self._cache_path(cache_dir)
         self._lock = threading.RLock()
         self._state = _empty_state()
@@ -270,6 +275,7 @@ class KeywordIndex:
         self._loaded = False
         self._warm = False  # a catch-up finished (or a snapshot matched the store)
         self._job: threading.Thread | None = None
+        self._stop = threading.Event()
         self._progress = (0, 0)  # chunks tokenised, chunks to tokenise (background job)
         self.error: Exception | None = None  # why the last background catch-up failed
         self._save_lock = threading.Lock()
@@ -318,8 +324,18 @@ class KeywordIndex:
             self._catch_up(signature)
             self._warm = True
             self.error = None
+        except _Stopped:
+            pass  # the next sync starts again
         except Exception as e:  # a thread's edge: kept for `warming`, retried next sync
             self.error = e
+
+    def stop(self) -> None:
+        """Stop a background catch-up between two batches (nothing is kept: the next
+        sync starts it again)."""
+        self._stop.set()
+        if self._job is not None:
+            self._job.join()
+        self._stop.clear()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background catch-up and snapshot write; True when both are done."""
@@ -352,6 +368,8 @@ class KeywordIndex:
         segments: list[_Batch] = []
         pending: list[_Batch] = []
         for start in range(0, len(new), _FETCH):
+            if self._stop.is_set():
+                raise _Stopped
             ids = [cid.decode("utf-8") for cid in new[start : start + _FETCH]]
             pending.append(self._tokenise(self.store.get_chunks(ids)))
             self._progress = (min(start + _FETCH, len(new)), len(new))

@@ -71,6 +71,27 @@ def test_ask_json_answers_the_seed_question(data):
     }
 
 
+def test_ask_says_it_finishes_a_keyword_build_before_exiting(data, monkeypatch):
+    """Without a snapshot the keyword index is built in the background while the answer
+    comes from the dense side; the process says why it has not exited yet, and the
+    snapshot is there for the next run."""
+    import index.keyword as keyword_module
+
+    shutil.rmtree(data / "keyword", ignore_errors=True)
+    monkeypatch.setattr(keyword_module, "BACKGROUND_FROM", 1)
+    real_get = keyword_module.KeywordIndex._tokenise
+    monkeypatch.setattr(  # slow enough to be running when the answer is printed
+        keyword_module.KeywordIndex,
+        "_tokenise",
+        lambda self, hits: __import__("time").sleep(3) or real_get(self, hits),
+    )
+    result = run_cli(["ask", "Who is GEM partnering with?"], data=data)
+    assert result.returncode == 0, result.stderr
+    assert "[1]" in result.stdout
+    assert "Finishing the keyword index warming up" in result.stderr
+    assert list((data / "keyword").glob("*.npz"))
+
+
 def test_ask_text_shows_numbered_sources(data):
     result = run_cli(["ask", "Who is GEM partnering with?", "-k", "3"], data=data)
     assert result.returncode == 0

@@ -182,6 +182,32 @@ def test_without_a_snapshot_the_first_search_does_not_wait_for_the_build(indexed
     assert index.cache_path.exists()  # saved when done
 
 
+def test_a_background_build_stops_when_asked_and_starts_again(indexed):
+    built = fresh(indexed)
+    expected = {q: found(built, q) for q in QUERIES}
+    built.wait(timeout=60)
+    built.cache_path.unlink()
+    store = indexed.store
+    real_get = store.get_chunks
+    store.get_chunks = lambda ids: time.sleep(0.2) or real_get(ids)
+    index = fresh(indexed, background_from=0)
+    import index.keyword as keyword_module
+
+    keyword_module._FETCH, fetch = 5, keyword_module._FETCH  # many batches to stop between
+    try:
+        assert index.search("rail strike pay", k=5) == []
+        assert index.warming
+        index.stop()
+        assert index.warming == "" and index.error is None
+        assert not index.cache_path.exists()  # nothing kept
+        assert index.search("rail strike pay", k=5) == []  # the next sync starts again
+        assert index.wait(timeout=120)
+    finally:
+        keyword_module._FETCH = fetch
+    assert {q: found(index, q) for q in QUERIES} == expected
+    assert index.cache_path.exists()
+
+
 def test_additions_go_to_the_delta_and_removals_are_masked(indexed, tmp_path):
     index = fresh(indexed)
     assert found(index, "Quillmoor") == {}
