@@ -39,7 +39,7 @@ import numpy as np
 from .models import Hit, SearchFilter
 from .schema import date_to_int, published_int
 from .tokens import tokenize
-from .vocab import Vocab
+from .vocab import Vocab, pack
 
 if TYPE_CHECKING:
     from .store import ChromaStore
@@ -223,13 +223,6 @@ def _bm25_weights(
         freq = tf.astype(np.float64)
         weights[lo : lo + len(docs)] = idf[terms].astype(np.float64) * (freq / (norm[docs] + freq))
     return weights, df
-
-
-def _pack(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strings as one UTF-8 buffer and their end offsets (no padding)."""
-    encoded = [s.encode("utf-8") for s in strings]
-    ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), ends
 
 
 def _unpack(buffer: np.ndarray, ends: np.ndarray) -> list[str]:
@@ -605,8 +598,8 @@ class KeywordIndex:
         hashed = self._vocab.sorted_hashes(state.n_terms)
         n_articles = int(state.article_codes.max(initial=-1)) + 1
         n_sources = int(state.source_codes.max(initial=-1)) + 1
-        articles, article_ends = _pack(self._articles[:n_articles])
-        sources, source_ends = _pack(self._sources[:n_sources])
+        articles, article_ends = pack(self._articles[:n_articles])
+        sources, source_ends = pack(self._sources[:n_sources])
         header = {
             "version": _SNAPSHOT_VERSION,
             "signature": state.signature,
