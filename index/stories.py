@@ -511,7 +511,12 @@ def _regroup(
         if aid not in changing and aid not in loose and n.story_id
     }
     groups = _group(fresh, loose, candidates)
-    originals = _originals(collection, {s for stories, _ in groups for s in stories})
+    kept = {s for stories, _ in groups for s in stories}
+    # A copy is like its original, so the original is almost always among the candidates;
+    # the others are read by a metadata query (slow on a large index: seen at 40% of a
+    # write's time when it was run for every story).
+    originals = {n.story_id: n for n in candidates.values() if n.original and n.story_id in kept}
+    originals.update(_originals(collection, kept - originals.keys()))
     rows: list[_Node] = []
     promoted: list[_Node] = []
     for group in groups:
