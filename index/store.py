@@ -185,12 +185,17 @@ class ChromaStore:
     @_retrying
     def records(self) -> dict[str, ArticleRecord]:
         """Every indexed article's bookkeeping row, by article id."""
+        # In pages: one `get` of every row asks SQLite for a variable per row, past its
+        # limit (32,766) at about 33,000 articles.
+        found: dict[str, ArticleRecord] = {}
+        batch = self._batch_size()
         with _failing(f"cannot read the article list from {self.location}"):
-            got = self._articles.get(include=["metadatas"])
-        return {
-            article_id: schema.record_from(article_id, meta)
-            for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
-        }
+            while True:
+                got = self._articles.get(include=["metadatas"], limit=batch, offset=len(found))
+                if not got["ids"]:
+                    return found
+                for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                    found[article_id] = schema.record_from(article_id, meta)
 
     @_retrying
     def get_article(self, article_id: str) -> tuple[ArticleRecord, str]:
@@ -316,12 +321,16 @@ class ChromaStore:
             return 0
         ids = list(article_ids)
         with _failing(f"removing articles from {self.location} failed"):
-            got = self._articles.get(ids=ids, include=[])
+            batch = self._batch_size()
+            present = sum(
+                len(self._articles.get(ids=ids[i : i + batch], include=[])["ids"])
+                for i in range(0, len(ids), batch)
+            )
             self._journal.begin(ids)
             self._drop_articles(ids)
             stories.drop(self, ids)
             self._finish()
-        return len(got["ids"])
+        return present
 
     @_retrying
     def reset(self) -> None:
@@ -356,11 +365,13 @@ class ChromaStore:
 
     def _rows(self, article_ids: list[str]) -> dict[str, ArticleRecord]:
         """The rows of these articles (absent ones are left out)."""
-        got = self._articles.get(ids=article_ids, include=["metadatas"])
-        return {
-            aid: schema.record_from(aid, meta)
-            for aid, meta in zip(got["ids"], got["metadatas"], strict=True)
-        }
+        found: dict[str, ArticleRecord] = {}
+        batch = self._batch_size()
+        for start in range(0, len(article_ids), batch):
+            got = self._articles.get(ids=article_ids[start : start + batch], include=["metadatas"])
+            for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                found[aid] = schema.record_from(aid, meta)
+        return found
 
     def _all_chunk_ids(self) -> list[str]:
         ids: list[str] = []
@@ -387,7 +398,9 @@ class ChromaStore:
         """Delete these articles' rows, then all their chunks."""
         if not article_ids:
             return
-        self._articles.delete(ids=article_ids)
+        batch = self._batch_size()
+        for i in range(0, len(article_ids), batch):
+            self._articles.delete(ids=article_ids[i : i + batch])
         for i in range(0, len(article_ids), _IN_LIMIT):
             self._chunks.delete(where={"article_id": {"$in": article_ids[i : i + _IN_LIMIT]}})
 

@@ -181,3 +181,20 @@ def test_readers_never_see_chunks_their_article_row_does_not_list(store, corpus,
     assert (
         store.get_chunks(["no-row-yet-0000", alpha.chunk_ids[0]])[0].chunk_id == alpha.chunk_ids[0]
     )
+
+
+def test_article_lists_past_sqlites_variable_limit(tmp_path, corpus, embedder):
+    """Reading every article row at once asks SQLite for one variable per row: past 32,766
+    (about 33,000 articles) Chroma refused it. Rows are read, and removed, in pages."""
+    store = ChromaStore(path=tmp_path / "data", embedding_model=embedder.model_name)
+    ingest([corpus], store=store, embedder=embedder)
+    first_id, first = next(iter(store.records().items()))
+    meta = store._articles.get(ids=[first_id], include=["metadatas"])["metadatas"][0]
+    extra = [f"bulk-{i:05d}" for i in range(33_000)]
+    for start in range(0, len(extra), 4096):
+        ids = extra[start : start + 4096]
+        store._articles.add(ids=ids, embeddings=[[1.0]] * len(ids), metadatas=[meta] * len(ids))
+    records = store.records()
+    assert len(records) == len(extra) + 3 and records["bulk-32999"].title == first.title
+    assert store.delete(extra) == len(extra)
+    assert set(store.records()) == {r for r in records if not r.startswith("bulk-")}
