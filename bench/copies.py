@@ -16,7 +16,9 @@ Cost: the grouping step itself (`index.stories.place`) is timed on batches of 10
 articles written into a store that already holds `--scale` articles (synthetic varied
 articles: sentences drawn from the corpus, so none is a copy of another), and set against
 the ingest rate measured in the same run (a real ingest, with embedding, of the first 100
-articles).
+articles). With `--inside DATA_DIR`, instead: grouping's share of a real ingest of
+`--ingest` articles into an index already built at scale (bench/query.py's cached one, say),
+timed where it runs; the articles are removed again after.
 """
 
 from __future__ import annotations
@@ -357,6 +359,50 @@ def ingest_rate(rows: list[dict[str, Any]], n: int) -> tuple[float, float]:
         return wall / n * 1000, (time.process_time() - started_cpu) / n * 1000
 
 
+def share_inside(rows: list[dict[str, Any]], n: int, data: Path) -> dict[str, Any]:
+    """Grouping's share of a real ingest (parse, chunk, embed, write) of `n` articles into
+    the index under the data dir `data` (one built by hand or by bench/query.py, at the
+    scale to measure), grouping timed where it runs; the articles are removed again after."""
+    from index import Embedder, ingest, remove
+
+    embedder = Embedder("all-MiniLM-L6-v2")
+    embedder.encode(["warm up"])
+    embedder.encode([f"warm up {i}" for i in range(64)])
+    store = ChromaStore(path=data / "chroma", embedding_model=embedder.model_name)
+    held = store.counts()
+    present = set(store.records())
+    new = [r for r in rows if r["id"] not in present][:n]
+    real_place, spent = story_index.place, [0.0, 0.0]
+
+    def place(store: ChromaStore, articles: Any) -> None:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        real_place(store, articles)
+        spent[0] += time.perf_counter() - started
+        spent[1] += time.process_time() - started_cpu
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "new.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in new) + "\n", encoding="utf-8")
+        story_index.place = place
+        try:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            report = ingest([path], store=store, embedder=embedder)
+            wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        finally:
+            story_index.place = real_place
+            remove([r["id"] for r in new], store=store, missing_ok=True)
+    added = max(report.added, 1)
+    return {
+        "articles_held": held[0],
+        "chunks_held": held[1],
+        "added": report.added,
+        "ingest_ms": wall / added * 1000,
+        "ingest_cpu_ms": cpu / added * 1000,
+        "grouping_ms": spent[0] / added * 1000,
+        "grouping_cpu_ms": spent[1] / added * 1000,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=Path, default=DEFAULT_ARTICLES)
@@ -365,11 +411,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--ingest", type=int, default=100, help="articles for the ingest rate")
     parser.add_argument("--similarities", action="store_true", help="print the margins")
+    parser.add_argument(
+        "--inside",
+        type=Path,
+        metavar="DATA_DIR",
+        help="only measure grouping's share of a real ingest of --ingest articles into this "
+        "data dir's index (they are removed again after)",
+    )
     args = parser.parse_args()
     rows = load(args.articles)
     print(
         f"{os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.2f}; {story_index.SCHEME}, match {story_index.MATCH}"
     )
+    if args.inside:
+        r = share_inside(rows, args.ingest, args.inside)
+        print(
+            f"\ningest of {r['added']} articles into an index of {r['articles_held']:,} articles "
+            f"({r['chunks_held']:,} chunks): {r['ingest_ms']:.1f} ms an article "
+            f"({r['ingest_cpu_ms']:.1f} ms of CPU); grouping {r['grouping_ms']:.2f} ms "
+            f"({r['grouping_cpu_ms']:.2f} ms of CPU) = {r['grouping_ms'] / r['ingest_ms']:.1%} of "
+            f"the wall time, {r['grouping_cpu_ms'] / r['ingest_cpu_ms']:.1%} of the CPU time; "
+            f"load {os.getloadavg()[0]:.2f}"
+        )
+        return
     if args.similarities:
         sims = similarities(rows, args.copied, args.seed)
         copies = sims["copies"]
