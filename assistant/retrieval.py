@@ -67,8 +67,11 @@ class IndexFacts:
     outlets (the names a question may use for them). Read again only when the store
     changes (by this process or another), whatever search is used."""
 
-    def __init__(self, store: ChromaStore) -> None:
+    def __init__(
+        self, store: ChromaStore, keyword: Callable[[], KeywordIndex | None] = lambda: None
+    ) -> None:
         self.store = store
+        self.keyword = keyword  # the searcher's keyword index, as it is now
         self._signature: str | None = None
         self._days: list[int] = []  # YYYYMMDD of every dated article, sorted
         self._outlets = OutletNames(())
@@ -78,9 +81,18 @@ class IndexFacts:
         with self._lock:
             signature = self.store.signature()
             if signature != self._signature:
-                records = self.store.records().values()
-                self._days = sorted(d for r in records if (d := published_int(r.published_at)))
-                self._outlets = OutletNames({r.source for r in records if r.source})
+                # The keyword index holds every chunk's day and outlet: reading them there
+                # spares reading every article row (12 s at 100,000 articles).
+                facts = None
+                keyword = self.keyword()
+                if keyword is not None:
+                    keyword.sync()
+                    facts = keyword.facts(signature)
+                if facts is None:
+                    records = self.store.records().values()
+                    days = sorted(d for r in records if (d := published_int(r.published_at)))
+                    facts = days, {r.source for r in records if r.source}
+                self._days, self._outlets = facts[0], OutletNames(facts[1])
                 self._signature = signature
             return self._days, self._outlets
 
@@ -170,7 +182,7 @@ class Searcher:
         self.keyword_weight = keyword_weight
         self.date_weight = date_weight
         self.rerank_depth = rerank_depth
-        self.facts = IndexFacts(store)
+        self.facts = IndexFacts(store, lambda: self.keyword)
         # Picks, of some chunks, the one whose sentence best matches a text (its index, or
         # None): set by the assistant to its sentence ranker. `passages`: how many of an
         # article's best chunks it compares.

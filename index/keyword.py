@@ -337,6 +337,20 @@ class KeywordIndex:
                 thread.join(timeout)
         return not any(t is not None and t.is_alive() for t in (self._job, self._saver))
 
+    def facts(self, signature: str | None) -> tuple[list[int], set[str]] | None:
+        """The publication day (YYYYMMDD) of every indexed article, ascending (undated ones
+        left out), and the outlets, read from the index's own arrays: when it is complete
+        and in step with the store's `signature`, else None (ask the store)."""
+        state = self._state
+        job = self._job
+        if not self._warm or (job is not None and job.is_alive()) or state.signature != signature:
+            return None
+        alive = state.alive
+        _, first = np.unique(state.article_codes[alive], return_index=True)
+        days = np.sort(state.published[alive][first])
+        sources = {self._sources[int(c)] for c in np.unique(state.source_codes[alive])}
+        return [int(d) for d in days[days > 0]], {s for s in sources if s}
+
     @property
     def warming(self) -> str:
         """What searches miss while a background catch-up runs ("" when nothing)."""

@@ -606,13 +606,7 @@ def _replace(store: ChromaStore, collection: Any, bands: Any, article_ids: list[
 
 
 def _all_ids(store: ChromaStore, collection: Any) -> list[str]:
-    ids: list[str] = []
-    step = store._batch_size()
-    while True:
-        got = collection.get(include=[], limit=step, offset=len(ids))
-        if not got["ids"]:
-            return ids
-        ids.extend(got["ids"])
+    return store.all_ids(collection)
 
 
 # -- reads -----------------------------------------------------------------------------------

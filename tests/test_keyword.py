@@ -182,6 +182,24 @@ def test_without_a_snapshot_the_first_search_does_not_wait_for_the_build(indexed
     assert index.cache_path.exists()  # saved when done
 
 
+def test_the_index_knows_each_articles_day_and_the_outlets(indexed):
+    """What the coverage rules read (every article's day, the outlet names) comes from the
+    keyword index's arrays when it is in step: the same as from the article rows."""
+    from index.schema import published_int
+
+    index = fresh(indexed)
+    store = indexed.store
+    assert index.facts(store.signature()) is None  # not synced yet: ask the store
+    index.sync()
+    records = store.records().values()
+    days = sorted(d for r in records if (d := published_int(r.published_at)))
+    assert index.facts(store.signature()) == (days, {r.source for r in records if r.source})
+    indexed.remove(["a001"])
+    assert index.facts(store.signature()) is None  # behind the store
+    index.sync()
+    assert len(index.facts(store.signature())[0]) == len(days) - 1
+
+
 def test_a_background_build_stops_when_asked_and_starts_again(indexed):
     built = fresh(indexed)
     expected = {q: found(built, q) for q in QUERIES}
