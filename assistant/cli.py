@@ -486,7 +486,8 @@ def _print_answer(answer: Answer) -> None:
         if c.also_reported_by:
             from .stories import also_in
 
-            click.echo(f"    also in: {_safe(', '.join(also_in(c.also_reported_by)))}")
+            outlets = also_in(c.also_reported_by, story_size=c.story_size)
+            click.echo(f"    also in: {_safe(', '.join(outlets))}")
         click.echo(f'    "{_safe(c.quote)}"')
     if answer.unsupported:
         heading = (
@@ -559,7 +560,8 @@ def _print_timeline(found: Timeline) -> None:
             click.echo(published)
         click.echo(f"  [{c.n}] {_safe(c.source or '-')}: {_safe(c.title)}")
         if c.also_reported_by:
-            click.echo(f"      also in: {_safe(', '.join(also_in(c.also_reported_by)))}")
+            outlets = also_in(c.also_reported_by, story_size=c.story_size)
+            click.echo(f"      also in: {_safe(', '.join(outlets))}")
         if c.url:
             click.echo(f"      {_safe(c.url)}")
         if item.summary:

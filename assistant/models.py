@@ -56,7 +56,8 @@ class Citation(BaseModel):
     score: float
     # The story the cited article belongs to and its other copies (index.stories).
     story_id: str = ""
-    also_reported_by: tuple[ReportedBy, ...] = ()
+    also_reported_by: tuple[ReportedBy, ...] = ()  # the first 20, the original first
+    story_size: int = 1  # copies in the story, this one included
 
 
 class Answer(BaseModel):

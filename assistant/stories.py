@@ -49,15 +49,23 @@ def one_per_story(
     return kept
 
 
+# Copies named per citation: a story of hundreds of copies (a wire report run by every
+# outlet) would make each answer read and carry hundreds of rows.
+MAX_COPIES = 20
+
+
 def with_copies(answer: Answer, store: ChromaStore) -> Answer:
-    """The answer with each citation's story id and the story's other copies (original
-    first, then by date)."""
+    """The answer with each citation's story id, its size, and the story's other copies
+    (original first, then by date; the first `MAX_COPIES`)."""
     if not answer.citations:
         return answer
     cited = [c.article_id for c in answer.citations]
     story = store.story_of(cited)
     members = store.story_members(sorted(set(story.values())))
-    others = {aid for ids in members.values() for aid in ids} - set(cited)
+    named = {
+        sid: [aid for aid in ids if aid not in cited][:MAX_COPIES] for sid, ids in members.items()
+    }
+    others = {aid for ids in named.values() for aid in ids}
     rows = store.rows(sorted(others)) if others else {}
     citations = []
     for citation in answer.citations:
@@ -67,7 +75,12 @@ def with_copies(answer: Answer, store: ChromaStore) -> Answer:
             for aid in members.get(sid, [])
             if aid != citation.article_id and aid in rows
         )
-        citations.append(citation.model_copy(update={"story_id": sid, "also_reported_by": copies}))
+        update = {
+            "story_id": sid,
+            "also_reported_by": copies,
+            "story_size": len(members.get(sid, ())) or 1,
+        }
+        citations.append(citation.model_copy(update=update))
     return answer.model_copy(update={"citations": citations})
 
 
@@ -98,7 +111,10 @@ def list_stories(store: ChromaStore, *, min_copies: int = 1) -> list[Story]:
     return found
 
 
-def also_in(reported_by: Sequence[ReportedBy]) -> list[str]:
+def also_in(reported_by: Sequence[ReportedBy], *, story_size: int = 0) -> list[str]:
     """The outlets of a citation's other copies, each once, in story order (a copy with no
-    outlet is named by its link or id)."""
-    return list(dict.fromkeys(r.source or r.url or r.article_id for r in reported_by))
+    outlet is named by its link or id); with `story_size`, "N more copies" for those not
+    named."""
+    names = list(dict.fromkeys(r.source or r.url or r.article_id for r in reported_by))
+    more = story_size - 1 - len(reported_by)
+    return [*names, f"{more} more copies"] if more > 0 else names

@@ -619,12 +619,19 @@ def story_of(store: ChromaStore, article_ids: Sequence[str]) -> dict[str, str]:
 
 
 def members(store: ChromaStore, story_ids: Iterable[str]) -> dict[str, list[str]]:
-    """The article ids of each story, the original first, then by date."""
-    found = _members(_collection(store), story_ids)
-    out: dict[str, list[_Node]] = {}
-    for node in found.values():
-        out.setdefault(node.story_id, []).append(node)
-    return {s: [n.article_id for n in sorted(ns, key=_Node.order)] for s, ns in out.items()}
+    """The article ids of each story, the original first, then by date (signatures are
+    not decoded: a story of hundreds of copies is listed on every answer citing it)."""
+    collection = _collection(store)
+    wanted = sorted({s for s in story_ids if s})
+    out: dict[str, list[tuple[int, str]]] = {}
+    for start in range(0, len(wanted), _IN_LIMIT):
+        part = wanted[start : start + _IN_LIMIT]
+        where = {"story_id": part[0]} if len(part) == 1 else {"story_id": {"$in": part}}
+        got = collection.get(where=where, include=["metadatas"])
+        for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
+            day = int((meta or {}).get("published_int", 0)) or 99_999_999
+            out.setdefault(str((meta or {}).get("story_id", "")), []).append((day, aid))
+    return {s: [aid for _, aid in sorted(ns)] for s, ns in out.items()}
 
 
 def grouped(store: ChromaStore, *, min_copies: int = 1) -> dict[str, list[str]]:

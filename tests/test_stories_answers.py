@@ -84,6 +84,36 @@ def test_answers_cite_distinct_stories_and_list_the_copies(make_assistant, bridg
     assert type(answer).model_validate(dumped).citations == answer.citations
 
 
+def test_a_story_of_many_copies_names_the_first_ones_and_counts_the_rest(make_assistant, tmp_path):
+    """A wire report run by 25 outlets: a citation names 20 other copies (the original
+    first, then by date) and carries the story's size; the CLI says how many more."""
+    from assistant.stories import MAX_COPIES, also_in
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for i in range(25):
+        write_article(
+            folder,
+            f"run{i:02d}",
+            title=f"Council approves new Ferris Street bridge ({i})",
+            source=f"Outlet {i:02d}",
+            published_at=f"2025-03-{3 + i // 10:02d}",
+            url=f"https://run{i:02d}.example/story",
+            body=body([*WIRE, f"Outlet {i} runs this report."]),
+        )
+    assistant = make_assistant(llm="extractive")
+    assistant.ingest([folder])
+    answer = assistant.ask(QUESTION)
+    assert not answer.refused and answer.citations
+    c = answer.citations[0]
+    assert c.story_size == 25 and len(c.also_reported_by) == MAX_COPIES == 20
+    named = [r.article_id for r in c.also_reported_by]
+    expected = [f"run{i:02d}" for i in range(25) if f"run{i:02d}" != c.article_id][:20]
+    assert named == expected  # original first, then by date (then id)
+    outlets = also_in(c.also_reported_by, story_size=c.story_size)
+    assert outlets[-1] == "4 more copies" and len(outlets) == 21
+
+
 def test_cli_lists_stories_counts_them_and_prints_also_in(tmp_path, bridge_news):
     data = tmp_path / "data"
     assert run_cli(["ingest", str(bridge_news)], data=data).returncode == 0
