@@ -408,7 +408,7 @@ def item_line(item: TimelineItem) -> str:
         when = f"{read}, reported {published})" if published else f"{read})"
     outlets = c.source or "unknown outlet"
     if c.also_reported_by:
-        outlets += f"; also {', '.join(also_in(c.also_reported_by))}"
+        outlets += f"; also {', '.join(also_in(c.also_reported_by, story_size=c.story_size))}"
     said = item.summary or f"“{c.quote.strip()}”"
     return f"{when} — {outlets}: {said} [{c.n}]"
 

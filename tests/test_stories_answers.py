@@ -182,6 +182,14 @@ def test_the_ui_shows_the_other_outlets_under_the_source_and_in_the_viewer():
     assert "href" not in items[1]  # not a web link: no link
     assert "<b>" not in viewer
 
+    big = citation(story_id="story-1", also_reported_by=COPIES, story_size=40)
+    also = re.search(
+        r'<span class="source-also">(.*?)</span>', render_answer(turn("GEM [1].", [big]), 0)
+    )
+    assert also is not None and also.group(1).endswith(", 36 more copies")
+    restored = load_turns(dump_turns([turn("GEM [1].", [big])]))[0]
+    assert restored.answer.citations[0].story_size == 40
+
     plain = render_answer(turn("GEM is Chinese [1].", [citation()]), 0)
     assert "source-also" not in plain
     assert "viewer-also" not in render_viewer(citation(), turn=0, record=record(), body=BODY)

@@ -129,6 +129,7 @@ def _citation_from(data: Any) -> Citation:
         score=float(score),
         story_id=_str(data.get("story_id", "")),
         also_reported_by=tuple(_reported_by_from(r) for r in data.get("also_reported_by") or []),
+        story_size=max(_int(data.get("story_size", 1)), 1),
     )
 
 
