@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import math
+import struct
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +56,39 @@ BACKGROUND_FROM = 10_000  # stored chunks from which a first catch-up runs in th
 
 # (token ids, doc ids, term frequencies) of some postings; doc ids ascend within a token.
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _mapped(path: Path, name: str, fallback: Any) -> np.ndarray:
+    """The array `name` of an uncompressed .npz snapshot, mapped from the file instead of
+    read into memory (its pages are read when touched, and are the kernel's to drop):
+    the BM25 weights are touched only for a query's words, the term frequencies only when
+    the index is rebuilt or saved. `fallback` (a callable reading it the usual way, or the
+    array itself) when it cannot be mapped."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(f"{name}.npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError("compressed")
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise ValueError("not a zip member")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError("unknown .npy version")
+            offset = f.tell()
+        if fortran or dtype.hasobject or not int(np.prod(shape)):
+            raise ValueError("not mappable")
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return fallback() if callable(fallback) else fallback
 
 
 class _Stopped(Exception):
@@ -704,11 +738,19 @@ class KeywordIndex:
                     "alive",
                 )
             }
-            weights = data["main_weights"] if "main_weights" in data.files else None
+            weights = (
+                _mapped(path, "main_weights", lambda: data["main_weights"])
+                if "main_weights" in data.files
+                else None
+            )
             postings: dict[str, _Postings | None] = {}
             for name in ("main", "delta"):
                 postings[name] = (
-                    _Postings(data[f"{name}_indptr"], data[f"{name}_docs"], data[f"{name}_tf"])
+                    _Postings(
+                        data[f"{name}_indptr"],
+                        data[f"{name}_docs"],
+                        _mapped(path, f"{name}_tf", lambda key=f"{name}_tf": data[key]),
+                    )
                     if f"{name}_indptr" in data.files
                     else None
                 )

@@ -127,6 +127,9 @@ def test_a_snapshot_round_trip_gives_identical_results_without_fetching(indexed)
     for query in QUERIES:
         assert found(again, query) == found(index, query)
     assert calls == []  # the snapshot's signature is the store's: nothing fetched
+    # The weights and term frequencies are mapped from the file, not read into memory.
+    assert isinstance(again._state.weights, np.memmap)
+    assert isinstance(again._state.main.tf, np.memmap)
 
 
 def test_a_snapshot_without_the_vocab_hashes_is_read_and_written_again_with_them(indexed):
