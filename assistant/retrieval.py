@@ -61,6 +61,11 @@ class Retrieval:
     keyword_warming: str = ""
 
 
+# How long the first question waits for the keyword index to catch up with a store that
+# changed since its snapshot, before it reads the article rows instead.
+CATCH_UP_WAIT = 20.0
+
+
 class IndexFacts:
     """What the index holds, read from the store's article rows: the days it has news from
     (whether a question about "this week" has anything to be answered from) and the
@@ -88,6 +93,9 @@ class IndexFacts:
                 if keyword is not None:
                     keyword.sync()
                     facts = keyword.facts(signature)
+                    if facts is None:  # reading every article row takes 12 s at 100k
+                        keyword.wait_for_catch_up(CATCH_UP_WAIT)
+                        facts = keyword.facts(signature)
                 if facts is None:
                     records = self.store.records().values()
                     days = sorted(d for r in records if (d := published_int(r.published_at)))

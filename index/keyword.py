@@ -371,6 +371,14 @@ class KeywordIndex:
                 thread.join(timeout)
         return not any(t is not None and t.is_alive() for t in (self._job, self._saver))
 
+    def wait_for_catch_up(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for a background catch-up of an index that already
+        holds chunks (a snapshot behind the store: the catch-up fetches only what changed,
+        seconds even at 1M chunks); a first build from nothing is not waited for."""
+        job = self._job
+        if job is not None and job.is_alive() and len(self._state):
+            job.join(timeout)
+
     def facts(self, signature: str | None) -> tuple[list[int], set[str]] | None:
         """The publication day (YYYYMMDD) of every indexed article, ascending (undated ones
         left out), and the outlets, read from the index's own arrays: when it is complete

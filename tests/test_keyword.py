@@ -203,6 +203,27 @@ def test_the_index_knows_each_articles_day_and_the_outlets(indexed):
     assert len(index.facts(store.signature())[0]) == len(days) - 1
 
 
+def test_a_stale_snapshot_catches_up_before_the_article_rows_are_read(indexed):
+    """A new process whose snapshot is behind the store (another process removed an
+    article): the date rules wait for the catch-up (which fetches only what changed)
+    instead of reading every article row."""
+    index = fresh(indexed)
+    index.sync()
+    assert index.wait(timeout=60)
+    indexed.remove(["a002"])  # the snapshot on disk is now behind the store
+    stale = fresh(indexed, background_from=0)
+    indexed.searcher.keyword = stale
+    store = indexed.store
+
+    def no_rows():
+        raise AssertionError("read every article row")
+
+    store.records = no_rows
+    days, outlets = indexed.searcher.facts._read()
+    assert len(days) == 59 and outlets.outlets
+    assert stale.facts(store.signature()) is not None
+
+
 def test_a_background_build_stops_when_asked_and_starts_again(indexed):
     built = fresh(indexed)
     expected = {q: found(built, q) for q in QUERIES}
