@@ -154,25 +154,30 @@ def serve(assistant: NewsAssistant, *, host: str, port: int) -> None:
     url = launch(
         app, host=host, port=port, max_file_mb=settings.max_file_mb, auth=logins, block=False
     )
-    entry = serve_cli(app, assistant, url=url)
-    serve_api(app, assistant, host=host, access=access)
-    background = BackgroundSync(assistant, minutes=settings.sync_minutes)
-    background.start()
-    if settings.sync_minutes > 0:
-        print(f"Feeds are synced every {settings.sync_minutes:g} minutes.", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # unwind, so the server file is withdrawn
 
     # Both, explicitly: a server started in the background of a script inherits an
-    # ignored SIGINT, and a service manager stops it with SIGTERM.
+    # ignored SIGINT, and a service manager stops it with SIGTERM. Before the server file
+    # is written: a stop right after it appears must still withdraw it.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    entry: ServerFile | None = None
+    background: BackgroundSync | None = None
     try:
+        entry = serve_cli(app, assistant, url=url)
+        serve_api(app, assistant, host=host, access=access)
+        background = BackgroundSync(assistant, minutes=settings.sync_minutes)
+        background.start()
+        if settings.sync_minutes > 0:
+            print(f"Feeds are synced every {settings.sync_minutes:g} minutes.", flush=True)
         app.block_thread()
     finally:
-        background.stop()
-        entry.withdraw(settings.data_dir)
+        if background is not None:
+            background.stop()
+        if entry is not None:
+            entry.withdraw(settings.data_dir)
 
 
 def serve_cli(app: gr.Blocks, assistant: NewsAssistant, *, url: str) -> ServerFile:
