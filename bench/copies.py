@@ -24,6 +24,7 @@ timed where it runs; the articles are removed again after.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -290,23 +291,31 @@ def day_int(a: Article) -> int:
     )
 
 
+@contextlib.contextmanager
+def timed_grouping() -> Iterator[list[float]]:
+    """Within the block, `index.stories.place` (the grouping step, where the store's write
+    path calls it) adds its wall and CPU seconds to the list yielded, [wall, cpu]."""
+    real_place, spent = story_index.place, [0.0, 0.0]
+
+    def place(store: ChromaStore, articles: Any) -> None:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        real_place(store, articles)
+        spent[0] += time.perf_counter() - started
+        spent[1] += time.process_time() - started_cpu
+
+    story_index.place = place
+    try:
+        yield spent
+    finally:
+        story_index.place = real_place
+
+
 def grouping_cost(
     rows: list[dict[str, Any]], sizes: list[int], seed: int
 ) -> Iterator[dict[str, Any]]:
     """Seconds per article of the grouping step, on batches of 100 new articles written
     into a store that holds each of `sizes` articles."""
     rnd = random.Random(seed)
-    timed_place = story_index.place
-    spent = [0.0]
-
-    cpu = [0.0]
-
-    def place(store: ChromaStore, articles: Any) -> None:
-        started, started_cpu = time.perf_counter(), time.process_time()
-        timed_place(store, articles)
-        spent[0] += time.perf_counter() - started
-        cpu[0] += time.process_time() - started_cpu
-
     with tempfile.TemporaryDirectory() as tmp:
         store = ChromaStore(path=tmp)
         held = 0
@@ -317,28 +326,24 @@ def grouping_cost(
             started = time.perf_counter()
             for start in range(0, len(fill), 1000):
                 part = fill[start : start + 1000]
-                timed_place(store, [(a.id, a.body, day_int(a)) for a in part])
+                story_index.place(store, [(a.id, a.body, day_int(a)) for a in part])
             fill_seconds = time.perf_counter() - started
             fill_count = size - held
             held = size
             probe = synthetic(rows, 500, rnd, f"probe{size}-")
-            story_index.place = place
-            try:
+            with timed_grouping() as spent:
                 started = time.perf_counter()
                 write(store, probe)
                 total = time.perf_counter() - started
-            finally:
-                story_index.place = timed_place
             yield (
                 {
                     "held": size,
                     "grouping_ms_per_article": spent[0] / len(probe) * 1000,
-                    "grouping_cpu_ms_per_article": cpu[0] / len(probe) * 1000,
+                    "grouping_cpu_ms_per_article": spent[1] / len(probe) * 1000,
                     "row_write_ms_per_article": (total - spent[0]) / len(probe) * 1000,
                     "fill_ms_per_article": fill_seconds / max(fill_count, 1) * 1000,
                 }
             )
-            spent[0] = cpu[0] = 0.0
             held += len(probe)
 
 
@@ -372,24 +377,15 @@ def share_inside(rows: list[dict[str, Any]], n: int, data: Path) -> dict[str, An
     held = store.counts()
     present = set(store.records())
     new = [r for r in rows if r["id"] not in present][:n]
-    real_place, spent = story_index.place, [0.0, 0.0]
-
-    def place(store: ChromaStore, articles: Any) -> None:
-        started, started_cpu = time.perf_counter(), time.process_time()
-        real_place(store, articles)
-        spent[0] += time.perf_counter() - started
-        spent[1] += time.process_time() - started_cpu
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "new.jsonl"
         path.write_text("\n".join(json.dumps(r) for r in new) + "\n", encoding="utf-8")
-        story_index.place = place
         try:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            report = ingest([path], store=store, embedder=embedder)
-            wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+            with timed_grouping() as spent:
+                started, started_cpu = time.perf_counter(), time.process_time()
+                report = ingest([path], store=store, embedder=embedder)
+                wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
         finally:
-            story_index.place = real_place
             remove([r["id"] for r in new], store=store, missing_ok=True)
     added = max(report.added, 1)
     return {
