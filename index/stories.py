@@ -34,7 +34,7 @@ import base64
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -339,13 +339,23 @@ def _get(
     return found
 
 
-def _members(collection: Any, story_ids: Iterable[str], *, keys: bool = False) -> dict[str, _Node]:
+def _story_rows(
+    collection: Any, story_ids: Iterable[str], *, originals: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The lean rows (`get` results) of these stories' members, or only their originals."""
     wanted = sorted({s for s in story_ids if s})
-    found: dict[str, _Node] = {}
     for start in range(0, len(wanted), _IN_LIMIT):
         part = wanted[start : start + _IN_LIMIT]
-        where = {"story_id": part[0]} if len(part) == 1 else {"story_id": {"$in": part}}
-        found.update(_nodes(collection.get(where=where, include=["metadatas"]), keys=keys))
+        where: dict[str, Any] = {"story_id": part[0] if len(part) == 1 else {"$in": part}}
+        if originals:
+            where = {"$and": [where, {"original": True}]}
+        yield collection.get(where=where, include=["metadatas"])
+
+
+def _members(collection: Any, story_ids: Iterable[str], *, keys: bool = False) -> dict[str, _Node]:
+    found: dict[str, _Node] = {}
+    for got in _story_rows(collection, story_ids):
+        found.update(_nodes(got, keys=keys))
     return found
 
 
@@ -466,12 +476,9 @@ def _settle(
 
 def _originals(collection: Any, story_ids: Iterable[str]) -> dict[str, _Node]:
     """The original's row of each of these stories, by story id."""
-    wanted = sorted({s for s in story_ids if s})
     found: dict[str, _Node] = {}
-    for start in range(0, len(wanted), _IN_LIMIT):
-        part = wanted[start : start + _IN_LIMIT]
-        where = {"$and": [{"story_id": {"$in": part}}, {"original": True}]}
-        for node in _nodes(collection.get(where=where, include=["metadatas"])).values():
+    for got in _story_rows(collection, story_ids, originals=True):
+        for node in _nodes(got).values():
             found[node.story_id] = node
     return found
 
@@ -621,13 +628,8 @@ def story_of(store: ChromaStore, article_ids: Sequence[str]) -> dict[str, str]:
 def members(store: ChromaStore, story_ids: Iterable[str]) -> dict[str, list[str]]:
     """The article ids of each story, the original first, then by date (signatures are
     not decoded: a story of hundreds of copies is listed on every answer citing it)."""
-    collection = _collection(store)
-    wanted = sorted({s for s in story_ids if s})
     out: dict[str, list[tuple[int, str]]] = {}
-    for start in range(0, len(wanted), _IN_LIMIT):
-        part = wanted[start : start + _IN_LIMIT]
-        where = {"story_id": part[0]} if len(part) == 1 else {"story_id": {"$in": part}}
-        got = collection.get(where=where, include=["metadatas"])
+    for got in _story_rows(_collection(store), story_ids):
         for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
             day = int((meta or {}).get("published_int", 0)) or 99_999_999
             out.setdefault(str((meta or {}).get("story_id", "")), []).append((day, aid))
