@@ -185,17 +185,10 @@ class ChromaStore:
     @_retrying
     def records(self) -> dict[str, ArticleRecord]:
         """Every indexed article's bookkeeping row, by article id."""
-        # In pages: one `get` of every row asks SQLite for a variable per row, past its
-        # limit (32,766) at about 33,000 articles.
-        found: dict[str, ArticleRecord] = {}
-        batch = self._batch_size()
+        # The ids at once, then the rows by id in batches: one `get` of every row asks
+        # SQLite for a variable per row (refused past 32,766, about 33,000 articles).
         with _failing(f"cannot read the article list from {self.location}"):
-            while True:
-                got = self._articles.get(include=["metadatas"], limit=batch, offset=len(found))
-                if not got["ids"]:
-                    return found
-                for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                    found[article_id] = schema.record_from(article_id, meta)
+            return self._rows(self.all_ids(self._articles))
 
     @_retrying
     def get_article(self, article_id: str) -> tuple[ArticleRecord, str]:
