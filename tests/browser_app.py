@@ -126,8 +126,9 @@ class ChatPage:
         """Type and send a question; the locator of its checked answer once it is there."""
         from playwright.sync_api import expect
 
-        before = self.answers.count()
         box = self.page.locator("#question textarea")
+        expect(box).to_be_enabled(timeout=TIMEOUT_MS)  # the kept conversation is shown
+        before = self.answers.count()
         box.fill(question)
         box.press("Enter")
         expect(self.answers).to_have_count(before + 1, timeout=TIMEOUT_MS)

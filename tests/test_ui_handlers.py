@@ -60,7 +60,15 @@ def test_a_question_streams_into_the_chat_and_ends_with_a_cited_answer(handlers)
     assert 'class="source-title"' in answer
     # What the browser stores renders the same chat again after a reload.
     assert len(stored) == 1 and stored[0]["question"] == GEM
-    assert handlers.restore(stored) == messages
+    shown, box, ask = handlers.restore(stored)
+    assert shown == messages
+    assert box.interactive and ask.interactive  # the question box opens once it is shown
+
+
+def test_restoring_no_kept_conversation_leaves_the_chat_as_it_is(handlers):
+    # A question sent meanwhile (an example clicked at once) keeps its streaming answer.
+    shown, box, _ = handlers.restore([])
+    assert shown == gr.skip() and box.interactive
 
 
 def test_a_follow_up_reads_the_conversation_and_appends_to_it(handlers):

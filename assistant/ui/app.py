@@ -45,6 +45,9 @@ PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 WRITES: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index-writes"}
 
 
+FOCUS_QUESTION = "() => { document.querySelector('#question textarea')?.focus(); }"
+
+
 def static(name: str) -> str:
     """A file of `static/` (the page's scripts and styles) as text."""
     return (resources.files("assistant.ui") / "static" / name).read_text(encoding="utf-8")
@@ -147,7 +150,11 @@ def build_app(assistant: NewsAssistant) -> gr.Blocks:
 
         views = [status, chat.outlets, articles.article_list, articles.stats]
         app.load(handlers.refresh, [chat.outlets, articles.search], views, **PRIVATE)
-        app.load(handlers.restore, [conversation], [chat.chat], **PRIVATE)
+        # The question box and the Ask button open once the kept conversation is shown: an
+        # answer streamed before it would be overwritten by it.
+        app.load(
+            handlers.restore, [conversation], [chat.chat, chat.question, chat.ask], **PRIVATE
+        ).then(None, js=FOCUS_QUESTION)
         app.load(handlers.feed_list, None, [articles.feeds.feed_list], **PRIVATE)
         _wire_chat(handlers, chat, conversation)
         _wire_articles(handlers, articles, chat, views)
@@ -193,10 +200,12 @@ def _chat_tab() -> ChatTab:
                 lines=1,
                 max_lines=6,
                 scale=6,
-                autofocus=True,
                 submit_btn=False,
+                interactive=False,  # until the kept conversation is restored (see build_app)
             )
-            ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+            ask = gr.Button(
+                "Ask", variant="primary", scale=1, min_width=80, elem_id="ask", interactive=False
+            )
         filter_box, outlets, since, until, clear_filters = _filter_box()
         with gr.Row():
             gr.HTML(

@@ -170,9 +170,13 @@ class UIHandlers:
         question = value.get("text", "") if isinstance(value, dict) else str(value or "")
         yield from self.respond(question, conversation, outlets, since, until)
 
-    def restore(self, conversation: Any) -> list[dict[str, str]]:
-        """The chat's messages for the conversation the browser kept."""
-        return render_messages(load_turns(conversation))
+    def restore(self, conversation: Any) -> tuple[Any, gr.Textbox, gr.Button]:
+        """The chat's messages for the conversation the browser kept (none kept: the chat
+        as it is, so an example question clicked meanwhile keeps its answer), and the
+        question box and Ask button opened."""
+        turns = load_turns(conversation)
+        shown = render_messages(turns) if turns else gr.skip()
+        return shown, gr.Textbox(interactive=True), gr.Button(interactive=True)
 
     def start_over(self) -> tuple[Any, ...]:
         """An empty chat, conversation and source viewer."""
