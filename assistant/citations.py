@@ -110,6 +110,25 @@ _ABOUT_SOURCES = re.compile(
     re.I,
 )
 _YES_NO = re.compile(r"^(?:yes|no)\b[\s,.!]*$", re.I)
+# "The TechCrunch article suggests that ...", "while the report by The Verge focuses on
+# ...": a clause that says what one report (named by its outlet, in capitals) states; its
+# claim is what follows. Not "Tesla's annual report shows ...": the name is the claim's.
+_REPORT_SAYS = re.compile(
+    r"^(?i:(?:while|whereas|but|and|although|though|however),?\s+)?(?i:the)\s+"
+    r"(?:[A-Z0-9][\w'’&.-]*\s+){0,5}?(?i:article|report|story|piece|coverage|op-ed|column)s?"
+    r"\s+(?:(?i:from|by|in|of|on)\s+(?:the\s+)?(?:[A-Z0-9][\w'’&.-]*,?\s+){1,5}?)?"
+    r"(?:[a-z][\w'’-]*\s+){0,2}?(?i:says?|states?|reports?|mentions?|notes?|indicates?|"
+    r"explains?|shows?|confirms?|suggests?|argues?|claims?|highlights?|emphasi[sz]es|"
+    r"discusses|describes|focuses on|raises concerns? (?:about|over|that)|points? out|"
+    r"warns?|writes?|tells?|details?|reveals?)\s+(?i:that\s+)?"
+)
+# Where a sentence joining two reports' claims may be cut: "X, while Y", "X; Y",
+# "X, whereas Y", "X, but Y" (the separator kept with the clause before it).
+_CLAUSE_CUT = re.compile(
+    r"(?:;\s+|,\s+(?=(?:while|whereas|but|although|though|and\s+the\s+|and\s+that\s+)\b)"
+    r"|\s+(?=(?:while|whereas)\s))",
+    re.I,
+)
 
 
 def says_not_covered(sentence: str) -> bool:
@@ -120,7 +139,29 @@ def says_not_covered(sentence: str) -> bool:
 
 def _claim_core(text: str) -> str:
     """The claim a sentence makes, without an attribution lead-in."""
-    return _LEAD_IN.sub("", without_attribution(text), count=1).strip()
+    core = _LEAD_IN.sub("", without_attribution(text), count=1).strip()
+    said = _REPORT_SAYS.sub("", core, count=1).strip()
+    return said if len(claim_words(said)) >= 2 else core
+
+
+def _clauses(claim: Claim) -> list[tuple[Claim, str]]:
+    """A sentence that joins claims about several reports ("The TechCrunch article says
+    X, while The Verge article says Y.") cut into its clauses, each with what follows it
+    in the text (its separator); one clause (nothing to cut) when it is not such a
+    sentence. Each clause cites what the sentence cites."""
+    text = claim.text
+    cuts = [m for m in _CLAUSE_CUT.finditer(text) if m.start() > 0]
+    pieces: list[tuple[Claim, str]] = []
+    start = 0
+    for m in [*cuts, None]:
+        end = m.start() if m is not None else len(text)
+        separator = m.group() if m is not None else ""
+        clause = text[start:end]
+        if len(claim_words(_claim_core(clause))) < 3:
+            return [(claim, "")]  # a fragment, not a claim: leave the sentence whole
+        pieces.append((Claim(clause, claim.markers, claim.start, claim.end), separator))
+        start = m.end() if m is not None else end
+    return pieces
 
 
 def is_filler(sentence: str, outlets: set[str]) -> bool:
@@ -160,6 +201,14 @@ def check_citations(
         return Checked(REFUSAL, refused=True)
     to_check = [c for c in claims if kinds[id(c)] == "claim"]
     rows = _support(to_check, sentences, scorer, question)
+    # A sentence that no one source sentence supports may join claims that each one does.
+    split = {
+        id(c): parts
+        for c in to_check
+        if _best_support(c, rows[id(c)], sentences, threshold) is None
+        and len(parts := _clauses(c)) > 1
+    }
+    rows |= _support([p for ps in split.values() for p, _ in ps], sentences, scorer, question)
     dropped: list[str] = []
     limits: list[str] = []
     numbering: _Numbering = {}
@@ -182,6 +231,15 @@ def check_citations(
             pieces.append(claim.text)
             continue
         best = _best_support(claim, rows[id(claim)], sentences, threshold)
+        clauses = split.get(id(claim), [])
+        found = [
+            b for c, _ in clauses if (b := _best_support(c, rows[id(c)], sentences, threshold))
+        ]
+        if best is None and clauses and len(found) == len(clauses):
+            for (clause, separator), (sentence, score) in zip(clauses, found, strict=True):
+                pieces.append(with_markers(clause.text, [_number(numbering, sentence, score)]))
+                pieces.append(separator)
+            continue
         if best is None:
             unsupported.append(claim.text)
             pieces.append(claim.text)

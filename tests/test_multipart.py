@@ -237,6 +237,37 @@ def test_the_model_is_told_which_source_stands_for_each_report(llm, llm_server):
     assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
 
 
+def test_one_sentence_joining_both_reports_is_cited_clause_by_clause(llm, llm_server):
+    # What the local model wrote for most comparisons: the answer, then one sentence that
+    # restates each report's claim joined by "while", with the markers at its end.
+    llm_server.script(
+        Reply(
+            "No. The Grid Weekly article suggests that the Gliwice plant will employ 412 "
+            "people, while The Daily Ledger article reports that the opening of the plant was "
+            "delayed until 2027 [1][2]."
+        )
+    )
+    answer = llm.ask(COMPARE)
+    assert not answer.quoted_instead and not answer.unsupported
+    assert answer.answer.startswith("No. The Grid Weekly article suggests")
+    assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
+    # Each clause carries the marker of the sentence that supports it.
+    assert "412 people [1], while The Daily Ledger" in answer.answer
+    assert answer.answer.endswith("until 2027 [2].")
+
+
+def test_a_joined_sentence_with_one_clause_no_report_holds_is_not_presented(llm, llm_server):
+    llm_server.script(
+        Reply(
+            "Yes. The Grid Weekly article suggests that the Gliwice plant will employ 412 "
+            "people, while The Daily Ledger article reports that the plant will make solar "
+            "panels for farms [1][2]."
+        )
+    )
+    answer = llm.ask(COMPARE)
+    assert answer.quoted_instead and "solar" not in answer.answer
+
+
 @pytest.mark.parametrize(
     "reply",
     [
