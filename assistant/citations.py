@@ -121,6 +121,12 @@ _REPORT_SAYS = re.compile(
     r"explains?|shows?|confirms?|suggests?|argues?|claims?|highlights?|emphasi[sz]es|"
     r"discusses|describes|focuses on|raises concerns? (?:about|over|that)|points? out|"
     r"warns?|writes?|tells?|details?|reveals?)\s+(?i:that\s+)?"
+    # "The TechCrunch report on Epic's lawsuit published on November 6, 2023, states that"
+    r"|^(?i:(?:while|whereas|but|and|although|though|however),?\s+)?(?i:the)\s+"
+    r"(?:[A-Z0-9][\w'’&.-]*\s+){1,5}?(?i:article|report|story|piece|coverage)s?\b"
+    r"[^.;:!?\[]{0,160}?,?\s+(?i:says|states|reports|suggests|notes|indicates|shows|"
+    r"confirms|reveals|mentions|explains|claims|argues|highlights|points out|warns|writes)"
+    r"\s+(?i:that)\s+"
 )
 # Where a sentence joining two reports' claims may be cut: "X, while Y", "X; Y",
 # "X, whereas Y", "X, but Y" (the separator kept with the clause before it).
@@ -201,13 +207,9 @@ def check_citations(
         return Checked(REFUSAL, refused=True)
     to_check = [c for c in claims if kinds[id(c)] == "claim"]
     rows = _support(to_check, sentences, scorer, question)
-    # A sentence that no one source sentence supports may join claims that each one does.
-    split = {
-        id(c): parts
-        for c in to_check
-        if _best_support(c, rows[id(c)], sentences, threshold) is None
-        and len(parts := _clauses(c)) > 1
-    }
+    # A sentence may join claims about several reports, each supported by its own
+    # sentence (one of which may even carry the whole).
+    split = {id(c): parts for c in to_check if len(parts := _clauses(c)) > 1}
     rows |= _support([p for ps in split.values() for p, _ in ps], sentences, scorer, question)
     dropped: list[str] = []
     limits: list[str] = []
@@ -235,7 +237,11 @@ def check_citations(
         found = [
             b for c, _ in clauses if (b := _best_support(c, rows[id(c)], sentences, threshold))
         ]
-        if best is None and clauses and len(found) == len(clauses):
+        if (
+            clauses
+            and len(found) == len(clauses)
+            and (best is None or len({id(sentence) for sentence, _ in found}) > 1)
+        ):
             for (clause, separator), (sentence, score) in zip(clauses, found, strict=True):
                 pieces.append(with_markers(clause.text, [_number(numbering, sentence, score)]))
                 pieces.append(separator)

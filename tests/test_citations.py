@@ -183,3 +183,26 @@ def test_a_paraphrase_with_the_right_names_is_still_supported(hits, scorer):
     checked = check_citations("In Texas, Northvolt sought Chapter 11 protection [2].", hits, scorer)
     assert checked.citations and checked.citations[0].article_id == "b"
     assert not checked.unsupported
+
+
+def test_a_sentence_joining_two_reports_is_cited_clause_by_clause(hits, scorer):
+    draft = (
+        "The Wire report on the GEM deal published on 4 November 2025 states that GEM is "
+        "partnering with Ascend Elements to build a battery recycling network in Europe, while "
+        "the Wire report on Northvolt says that Northvolt filed for Chapter 11 protection in "
+        "Texas [1][2]."
+    )
+    checked = check_citations(draft, hits, scorer)
+    assert not checked.unsupported and checked.main_supported
+    assert [c.article_id for c in checked.citations] == ["a", "b"]
+    assert "in Europe [1], while the Wire report" in checked.text
+    assert checked.text.endswith("in Texas [2].")
+    assert_consistent(checked)
+
+
+def test_a_joined_sentence_is_not_cut_into_fragments(hits, scorer):
+    # "X, but not Y" has no second claim to cite: the sentence is checked whole.
+    draft = "Northvolt filed for Chapter 11 protection in Texas, but not in Sweden [1]."
+    checked = check_citations(draft, hits, scorer)
+    assert len(checked.citations) <= 1
+    assert_consistent(checked)
