@@ -87,7 +87,7 @@ _META = frozenset(
     outlet outlets cite cited citation citations refer reference references above below
     find found available publish published coverage cover covered additional further
     read learn outline outlined describe described highlight highlighted discuss
-    discussed relevant""".split()
+    discussed relevant sorry apologies apologize unfortunately afraid i'm i’m""".split()
 )
 # The writer saying the sources do not hold (part of) the answer.
 _NOT_COVERED = re.compile(
@@ -163,7 +163,7 @@ def _clauses(claim: Claim) -> list[tuple[Claim, str]]:
         end = m.start() if m is not None else len(text)
         separator = m.group() if m is not None else ""
         clause = text[start:end]
-        if len(claim_words(_claim_core(clause))) < 3:
+        if len(claim_words(_claim_core(clause))) < 2:
             return [(claim, "")]  # a fragment, not a claim: leave the sentence whole
         pieces.append((Claim(clause, claim.markers, claim.start, claim.end), separator))
         start = m.end() if m is not None else end
@@ -201,6 +201,10 @@ def check_citations(
     sentences = source_sentences(hits)
     verbatim = {normalise(s.text) for s in sentences}
     kinds = {id(c): _kind(c.text, verbatim, outlets) for c in claims}
+    for c in claims:  # "X, while the other article does not mention Y": X is a claim
+        opening = _clauses(c)[0][0].text
+        if kinds[id(c)] == "limit" and _kind(opening, verbatim, outlets) == "claim":
+            kinds[id(c)] = "claim"
     first = next((c for c in claims if kinds[id(c)] in ("claim", "limit")), None)
     if first is None or kinds[id(first)] == "limit":
         # The answer opens by saying the sources do not hold it (or says nothing).
@@ -234,17 +238,10 @@ def check_citations(
             continue
         best = _best_support(claim, rows[id(claim)], sentences, threshold)
         clauses = split.get(id(claim), [])
-        found = [
-            b for c, _ in clauses if (b := _best_support(c, rows[id(c)], sentences, threshold))
-        ]
-        if (
-            clauses
-            and len(found) == len(clauses)
-            and (best is None or len({id(sentence) for sentence, _ in found}) > 1)
-        ):
-            for (clause, separator), (sentence, score) in zip(clauses, found, strict=True):
-                pieces.append(with_markers(clause.text, [_number(numbering, sentence, score)]))
-                pieces.append(separator)
+        cited = _cite_clauses(claim, clauses, best, rows, sentences, threshold, numbering)
+        if cited is not None:
+            pieces.append(cited)
+            limits += [_on_its_own(c.text) for c, _ in clauses if says_not_covered(c.text)]
             continue
         if best is None:
             unsupported.append(claim.text)
@@ -266,6 +263,45 @@ def check_citations(
         dropped=dropped,
         limits=limits,
     )
+
+
+def _cite_clauses(
+    claim: Claim,
+    clauses: list[tuple[Claim, str]],
+    best: tuple[SourceSentence, float] | None,
+    rows: dict[int, np.ndarray],
+    sentences: list[SourceSentence],
+    threshold: float,
+    numbering: _Numbering,
+) -> str | None:
+    """`claim` cited clause by clause, when each of its clauses that makes a claim has its
+    own supporting sentence; its clauses saying the sources leave something open are left
+    out (the caller makes them notes). None: check the sentence whole (one clause, a clause
+    nothing supports, or one sentence that supports it all)."""
+    said = [(c, separator) for c, separator in clauses if not says_not_covered(c.text)]
+    found = [b for c, _ in said if (b := _best_support(c, rows[id(c)], sentences, threshold))]
+    if not said or len(found) < len(said):
+        return None
+    if best is not None and len(said) == len(clauses) and len({id(s) for s, _ in found}) < 2:
+        return None
+    pieces = []
+    for (clause, separator), (sentence, score) in zip(said, found, strict=True):
+        pieces += [with_markers(clause.text, [_number(numbering, sentence, score)]), separator]
+    text = "".join(pieces).rstrip(" ,;")
+    stop = claim.text[-1] if _END.search(claim.text) else ""
+    return text if _END.search(text) or not stop else text + stop
+
+
+_END = re.compile(r"[.!?]$")
+_JOINER = re.compile(r"^(?:while|whereas|but|and|although|though|however),?\s+", re.I)
+
+
+def _on_its_own(clause: str) -> str:
+    """A clause as a sentence of its own: "while the article does not say X" -> "The
+    article does not say X." """
+    text = _JOINER.sub("", clause.strip()).rstrip(" ,;")
+    text = text[:1].upper() + text[1:]
+    return text if _END.search(text) else text + "."
 
 
 def _kind(text: str, verbatim: set[str], outlets: set[str]) -> str:

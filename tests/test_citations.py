@@ -206,3 +206,17 @@ def test_a_joined_sentence_is_not_cut_into_fragments(hits, scorer):
     checked = check_citations(draft, hits, scorer)
     assert len(checked.citations) <= 1
     assert_consistent(checked)
+
+
+def test_a_clause_saying_a_report_does_not_cover_something_becomes_a_note(hits, scorer):
+    draft = (
+        "Yes. Northvolt filed for Chapter 11 protection in Texas, while the Wire article on "
+        "GEM does not mention any change in its recycling plans [1]."
+    )
+    checked = check_citations(draft, hits, scorer)
+    assert not checked.refused and checked.main_supported and not checked.unsupported
+    assert checked.text == "Yes. Northvolt filed for Chapter 11 protection in Texas [1]."
+    assert checked.limits == [
+        "The Wire article on GEM does not mention any change in its recycling plans."
+    ]
+    assert_consistent(checked)
