@@ -18,7 +18,7 @@ import numpy as np
 
 from index import Hit
 
-from .markers import Claim, normalise_markers, split_claims, with_markers
+from .markers import SENTENCE_END, Claim, normalise_markers, split_claims, with_markers
 from .models import REFUSAL, Citation
 from .sources import Quote, SourceSentence, full_stop, source_sentences, without_attribution
 from .support import SUPPORT_THRESHOLD, SupportScorer, context_of
@@ -110,11 +110,13 @@ _ABOUT_SOURCES = re.compile(
     re.I,
 )
 _YES_NO = re.compile(r"^(?:yes|no)\b[\s,.!]*$", re.I)
+# Words that join two clauses ("X, while Y").
+_JOINERS = "while|whereas|but|and|although|though|however"
 # "The TechCrunch article suggests that ...", "while the report by The Verge focuses on
 # ...": a clause that says what one report (named by its outlet, in capitals) states; its
 # claim is what follows. Not "Tesla's annual report shows ...": the name is the claim's.
 _REPORT_SAYS = re.compile(
-    r"^(?i:(?:while|whereas|but|and|although|though|however),?\s+)?(?i:the)\s+"
+    rf"^(?i:(?:{_JOINERS}),?\s+)?(?i:the)\s+"
     r"(?:[A-Z0-9][\w'’&.-]*\s+){0,5}?(?i:article|report|story|piece|coverage|op-ed|column)s?"
     r"\s+(?:(?i:from|by|in|of|on)\s+(?:the\s+)?(?:[A-Z0-9][\w'’&.-]*,?\s+){1,5}?)?"
     r"(?:[a-z][\w'’-]*\s+){0,2}?(?i:says?|states?|reports?|mentions?|notes?|indicates?|"
@@ -122,7 +124,7 @@ _REPORT_SAYS = re.compile(
     r"discusses|describes|focuses on|raises concerns? (?:about|over|that)|points? out|"
     r"warns?|writes?|tells?|details?|reveals?)\s+(?i:that\s+)?"
     # "The TechCrunch report on Epic's lawsuit published on November 6, 2023, states that"
-    r"|^(?i:(?:while|whereas|but|and|although|though|however),?\s+)?(?i:the)\s+"
+    rf"|^(?i:(?:{_JOINERS}),?\s+)?(?i:the)\s+"
     r"(?:[A-Z0-9][\w'’&.-]*\s+){1,5}?(?i:article|report|story|piece|coverage)s?\b"
     r"[^.;:!?\[]{0,160}?,?\s+(?i:says|states|reports|suggests|notes|indicates|shows|"
     r"confirms|reveals|mentions|explains|claims|argues|highlights|points out|warns|writes)"
@@ -201,9 +203,9 @@ def check_citations(
     sentences = source_sentences(hits)
     verbatim = {normalise(s.text) for s in sentences}
     kinds = {id(c): _kind(c.text, verbatim, outlets) for c in claims}
+    cut = {id(c): _clauses(c) for c in claims}
     for c in claims:  # "X, while the other article does not mention Y": X is a claim
-        opening = _clauses(c)[0][0].text
-        if kinds[id(c)] == "limit" and _kind(opening, verbatim, outlets) == "claim":
+        if kinds[id(c)] == "limit" and _kind(cut[id(c)][0][0].text, verbatim, outlets) == "claim":
             kinds[id(c)] = "claim"
     first = next((c for c in claims if kinds[id(c)] in ("claim", "limit")), None)
     if first is None or kinds[id(first)] == "limit":
@@ -213,7 +215,7 @@ def check_citations(
     rows = _support(to_check, sentences, scorer, question)
     # A sentence may join claims about several reports, each supported by its own
     # sentence (one of which may even carry the whole).
-    split = {id(c): parts for c in to_check if len(parts := _clauses(c)) > 1}
+    split = {id(c): cut[id(c)] for c in to_check if len(cut[id(c)]) > 1}
     rows |= _support([p for ps in split.values() for p, _ in ps], sentences, scorer, question)
     dropped: list[str] = []
     limits: list[str] = []
@@ -288,12 +290,11 @@ def _cite_clauses(
     for (clause, separator), (sentence, score) in zip(said, found, strict=True):
         pieces += [with_markers(clause.text, [_number(numbering, sentence, score)]), separator]
     text = "".join(pieces).rstrip(" ,;")
-    stop = claim.text[-1] if _END.search(claim.text) else ""
-    return text if _END.search(text) or not stop else text + stop
+    stop = claim.text[-1] if SENTENCE_END.search(claim.text) else ""
+    return text if SENTENCE_END.search(text) or not stop else text + stop
 
 
-_END = re.compile(r"[.!?]$")
-_JOINER = re.compile(r"^(?:while|whereas|but|and|although|though|however),?\s+", re.I)
+_JOINER = re.compile(rf"^(?:{_JOINERS}),?\s+", re.I)
 
 
 def _on_its_own(clause: str) -> str:
@@ -301,7 +302,7 @@ def _on_its_own(clause: str) -> str:
     article does not say X." """
     text = _JOINER.sub("", clause.strip()).rstrip(" ,;")
     text = text[:1].upper() + text[1:]
-    return text if _END.search(text) else text + "."
+    return text if SENTENCE_END.search(text) else text + "."
 
 
 def _kind(text: str, verbatim: set[str], outlets: set[str]) -> str:

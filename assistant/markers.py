@@ -12,6 +12,7 @@ from index import split_sentences
 __all__ = [
     "MARKER",
     "MARKERS",
+    "SENTENCE_END",
     "Claim",
     "normalise_markers",
     "split_claims",
@@ -28,7 +29,7 @@ _MARKERS = re.compile(r"\s*" + MARKERS.pattern)  # with the space before them
 _MARKERS_AFTER_STOP = re.compile(
     r"([.!?][\"'”’)]*)((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)"
 )
-_END = re.compile(r"[.!?]$")
+SENTENCE_END = re.compile(r"[.!?]$")
 
 
 def strip_markers(text: str) -> str:
@@ -41,7 +42,7 @@ def with_markers(text: str, numbers: list[int]) -> str:
     if not numbers:
         return text
     marks = "".join(f"[{n}]" for n in numbers)
-    if _END.search(text):
+    if SENTENCE_END.search(text):
         return f"{text[:-1]} {marks}{text[-1]}"
     return f"{text} {marks}"
 

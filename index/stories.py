@@ -301,8 +301,13 @@ class _Node:
         return {_band(i): key for i, key in enumerate(self.keys)} or {"none": True}
 
     def order(self) -> tuple[int, str]:
-        """Earliest first; undated copies after dated ones; then by id."""
-        return (self.published or 99_999_999, self.article_id)
+        return _order(self.published, self.article_id)
+
+
+def _order(published: int, article_id: str) -> tuple[int, str]:
+    """A story's copies in order: earliest first; undated copies after dated ones; then by
+    id."""
+    return (published or 99_999_999, article_id)
 
 
 def _collection(store: ChromaStore) -> Any:
@@ -583,10 +588,10 @@ def recover(store: ChromaStore, pending: Sequence[str]) -> int:
     articles = store._articles.count()
     lean = collection.count()
     if lean != articles or bands.count() > lean:
-        indexed = set(_all_ids(store, store._articles))
-        placed = set(_all_ids(store, collection))
+        indexed = set(store.all_ids(store._articles))
+        placed = set(store.all_ids(collection))
         odd = placed ^ indexed
-        odd |= set(_all_ids(store, bands)) - placed
+        odd |= set(store.all_ids(bands)) - placed
         fixed += _replace(store, collection, bands, sorted(odd))
     return fixed
 
@@ -612,10 +617,6 @@ def _replace(store: ChromaStore, collection: Any, bands: Any, article_ids: list[
     return len(article_ids)
 
 
-def _all_ids(store: ChromaStore, collection: Any) -> list[str]:
-    return store.all_ids(collection)
-
-
 # -- reads -----------------------------------------------------------------------------------
 
 
@@ -631,8 +632,9 @@ def members(store: ChromaStore, story_ids: Iterable[str]) -> dict[str, list[str]
     out: dict[str, list[tuple[int, str]]] = {}
     for got in _story_rows(_collection(store), story_ids):
         for aid, meta in zip(got["ids"], got["metadatas"], strict=True):
-            day = int((meta or {}).get("published_int", 0)) or 99_999_999
-            out.setdefault(str((meta or {}).get("story_id", "")), []).append((day, aid))
+            meta = meta or {}
+            key = _order(int(meta.get("published_int", 0)), aid)
+            out.setdefault(str(meta.get("story_id", "")), []).append(key)
     return {s: [aid for _, aid in sorted(ns)] for s, ns in out.items()}
 
 
