@@ -438,40 +438,42 @@ def test_two_people_chatting_at_once_never_see_each_others_answers(open_page, ap
 
 
 def test_a_question_asked_while_the_kept_conversation_loads_keeps_its_answer(
-    open_page, app_url, monkeypatch
+    open_page, sample_assistant, monkeypatch
 ):
     from assistant.ui.handlers import UIHandlers
 
-    chat = open_page(app_url)
-    chat.ask("Who is GEM partnering with?")
     restore = UIHandlers.restore
 
     def slow_restore(self, conversation):
         time.sleep(3)
         return restore(self, conversation)
 
-    # A busy server: the kept conversation arrives seconds after the page.
+    # A busy server: the kept conversation arrives seconds after the page. Patched before
+    # the app is built (the app keeps the handler it was given).
     monkeypatch.setattr(UIHandlers, "restore", slow_restore)
-    chat.page.reload()
-    chat.page.locator(".status-line").wait_for()
-    expect(chat.page.locator("#question textarea")).to_be_disabled()
-    chat.step("01-restoring")
-    # Typing waits for the box; the answer lands after the restored one and stays.
-    box = chat.page.locator("#question textarea")
-    box.fill("When did Northvolt file for bankruptcy protection?")
-    box.press("Enter")
-    expect(chat.answers).to_have_count(2, timeout=TIMEOUT_MS)
-    expect(chat.answers.nth(0)).to_contain_text("Ascend Elements")
-    expect(chat.answers.nth(1)).to_contain_text("Northvolt")
-    expect(chat.page.locator("#question textarea")).to_be_focused()
-    # A new visitor (nothing kept) who clicks an example at once keeps its answer.
-    fresh = open_page(app_url)
-    fresh.page.locator("#chat").get_by_text("Who is GEM partnering with?", exact=True).click()
-    expect(fresh.answers).to_have_count(1)
-    time.sleep(3.5)  # past the slow restore
-    expect(fresh.answers).to_have_count(1)
-    expect(fresh.answers.first).to_contain_text("Ascend Elements")
-    chat.step("02-kept")
+    with serving(sample_assistant) as url:
+        chat = open_page(url)
+        chat.ask("Who is GEM partnering with?")
+        chat.page.reload()
+        chat.page.locator(".status-line").wait_for()
+        expect(chat.page.locator("#question textarea")).to_be_disabled()
+        chat.step("01-restoring")
+        # Typing waits for the box; the answer lands after the restored one and stays.
+        box = chat.page.locator("#question textarea")
+        box.fill("When did Northvolt file for bankruptcy protection?")
+        box.press("Enter")
+        expect(chat.answers).to_have_count(2, timeout=TIMEOUT_MS)
+        expect(chat.answers.nth(0)).to_contain_text("Ascend Elements")
+        expect(chat.answers.nth(1)).to_contain_text("Northvolt")
+        expect(chat.page.locator("#question textarea")).to_be_focused()
+        # A new visitor (nothing kept) who clicks an example at once keeps its answer.
+        fresh = open_page(url)
+        fresh.page.locator("#chat").get_by_text("Who is GEM partnering with?", exact=True).click()
+        expect(fresh.answers).to_have_count(1)
+        time.sleep(3.5)  # past the slow restore
+        expect(fresh.answers).to_have_count(1)
+        expect(fresh.answers.first).to_contain_text("Ascend Elements")
+        chat.step("02-kept")
 
 
 @pytest.fixture
