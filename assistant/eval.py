@@ -134,9 +134,19 @@ def lenient(text: str) -> str:
 
 
 def answer_found(answers: Iterable[str], text: str) -> bool:
-    """True when an acceptable answer appears in `text` (as whole words, leniently)."""
+    """True when an acceptable answer appears in `text` (as whole words, leniently); a yes
+    or no only when the text opens with it (a "no" inside a quote answers nothing)."""
     haystack = f" {lenient(text)} "
-    return any(f" {needle} " in haystack for needle in map(lenient, answers) if needle)
+    for needle in map(lenient, answers):
+        if needle in _YES_NO:
+            if haystack.startswith(f" {needle} "):
+                return True
+        elif needle and f" {needle} " in haystack:
+            return True
+    return False
+
+
+_YES_NO = ("yes", "no")
 
 
 def _squeezed(text: str) -> str:

@@ -51,6 +51,10 @@ ROW_FIELDS = {"id", "question", "answer", "refused", "citations", "retrieved_art
         (["60%"], "Some 60 percent disapprove.", True),
         (["Eggs"], "Egg prices rose.", False),  # whole words only
         (["Japan"], "The Japanese agency said so.", False),
+        (["Yes"], "Yes. The plant opened [1].", True),
+        (["no"], "No [1]\n“The plant opened.” [1]", True),
+        (["no"], "Yes. “FTX was no Ponzi scheme.” [1]", False),  # yes or no: only first
+        (["Yes"], "The report says yes to the plan.", False),
     ],
 )
 def test_answers_match_leniently(answers, text, found):
