@@ -22,7 +22,19 @@ from index import SearchFilter
 
 from .dates import NamedDate, explicit_dates, format_date
 
-__all__ = ["OutletNames", "Part", "facets", "split_question"]
+__all__ = ["OutletNames", "Part", "facets", "is_yes_no", "split_question"]
+
+_AUXILIARY = re.compile(
+    r"^\W*(?:does|did|do|is|was|are|were|has|have|had|can|could|would|will|should)\b", re.I
+)
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
+
+
+def is_yes_no(question: str) -> bool:
+    """True for a question answered by yes or no ("Does the Polygon article suggest ...?",
+    "Between the two reports, was there a change ...?"), not by a name or a figure."""
+    return bool(_AUXILIARY.match(question)) or _WH.search(question) is None
+
 
 # Where one part of a sentence ends and the next begins.
 _BOUNDARY = re.compile(

@@ -85,6 +85,10 @@ OVER_TIME = (
     "Between the Grid Weekly report of October 20, 2025 and its report of November 20, 2025, "
     "did the opening date of the Gliwice plant change?"
 )
+WHO_BUILDS = (
+    "Which company, according to both Grid Weekly and The Daily Ledger, is behind the "
+    "Gliwice recycling plant?"
+)
 NOT_COVERED = (
     "According to Grid Weekly and The Daily Ledger, which football club did the mayor of "
     "Gliwice support as a child?"
@@ -237,6 +241,52 @@ def test_the_model_is_told_which_source_stands_for_each_report(llm, llm_server):
     assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
 
 
+def test_the_model_is_asked_for_the_kind_of_direct_answer_the_question_wants(llm, llm_server):
+    llm_server.script(Reply("Yes."), Reply("GEM [1]."))
+    llm.ask(COMPARE)
+    assert "the word Yes or the word No" in prompt_of(llm_server)
+    llm.ask(WHO_BUILDS)
+    prompt = prompt_of(llm_server)
+    assert "This question is about several reports" in prompt
+    assert "the name or number the question asks for" in prompt and "word Yes" not in prompt
+    # Each report's evidence is asked for as a sentence copied from its source.
+    assert "copy word for word" in prompt
+
+
+def test_sentences_copied_from_each_report_carry_the_direct_answer(llm, llm_server):
+    # What the local model wrote when asked to copy each report's sentence: the answer
+    # with a stray marker, then one quoted line per report, its outlet before it.
+    llm_server.script(
+        Reply(
+            "Yes [1]\n"
+            'Grid Weekly: "The plant will employ 412 people and process 30,000 tonnes of '
+            'batteries a year." [1]\n'
+            'The Daily Ledger: "The opening of the Gliwice recycling plant has been delayed '
+            'until 2027 because of permit problems, the company said." [2]'
+        )
+    )
+    answer = llm.ask(COMPARE)
+    assert not answer.quoted_instead and not answer.unsupported
+    assert answer.answer.startswith("Yes")
+    assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
+    assert "employ 412 people" in answer.citations[0].quote
+    assert "delayed until 2027" in answer.citations[1].quote
+
+
+def test_a_quote_the_report_does_not_hold_does_not_carry_the_answer(llm, llm_server):
+    # The model "copied" a sentence but changed its figure: no source holds it.
+    llm_server.script(
+        Reply(
+            "Yes\n"
+            'Grid Weekly: "The plant will employ 950 people and make solar panels." [1]\n'
+            'The Daily Ledger: "The opening of the plant was moved forward to 2025." [2]'
+        )
+    )
+    answer = llm.ask(COMPARE)
+    assert answer.quoted_instead and not answer.answer.startswith("Yes")
+    assert "950" not in answer.answer and "solar" not in answer.answer
+
+
 def test_one_sentence_joining_both_reports_is_cited_clause_by_clause(llm, llm_server):
     # What the local model wrote for most comparisons: the answer, then one sentence that
     # restates each report's claim joined by "while", with the markers at its end.
@@ -292,7 +342,7 @@ def test_a_question_the_reports_do_not_cover_is_refused_before_the_model_is_aske
 
 
 def test_yes_no_questions_are_told_from_questions_for_a_name():
-    from assistant.backends.extractive import is_yes_no
+    from assistant.parts import is_yes_no
 
     assert is_yes_no(COMPARE) and is_yes_no(OVER_TIME)
     assert is_yes_no("Between the two reports, was there a change in the plant's cost?")

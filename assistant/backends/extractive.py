@@ -14,12 +14,13 @@ from index.tokens import tokenize
 
 from ..markers import strip_markers
 from ..models import REFUSAL
+from ..parts import is_yes_no
 from ..sources import Quote, SourceSentence, attribution, full_stop, source_sentences
 from ..text import normalise
 from ..wordforms import WordSet, claim_words, key_words
 from . import GenerationRequest
 
-__all__ = ["ExtractiveBackend", "Ranked", "asked_words", "expected_answer", "is_yes_no"]
+__all__ = ["ExtractiveBackend", "Ranked", "asked_words", "expected_answer"]
 
 # Questions whose answer is a quantity; the rest ask for a name (who, which, where, what).
 _QUANTITY = re.compile(
@@ -53,18 +54,6 @@ class Ranked(NamedTuple):
     support: float
     position: int
     answers: bool
-
-
-_AUXILIARY = re.compile(
-    r"^\W*(?:does|did|do|is|was|are|were|has|have|had|can|could|would|will|should)\b", re.I
-)
-_WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
-
-
-def is_yes_no(question: str) -> bool:
-    """True for a question answered by yes or no ("Does the Polygon article suggest ...?",
-    "Between the two reports, was there a change ...?"), not by a name or a figure."""
-    return bool(_AUXILIARY.match(question)) or _WH.search(question) is None
 
 
 def asked_words(question: str) -> set[str]:

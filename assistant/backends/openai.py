@@ -17,6 +17,7 @@ from index import Hit
 
 from ..errors import LLMError
 from ..models import REFUSAL, Turn
+from ..parts import is_yes_no
 from . import GenerationRequest
 
 if TYPE_CHECKING:
@@ -68,7 +69,17 @@ def _parts(request: GenerationRequest) -> str:
     ]
     if len(reports) < 2:
         return ""
-    return prompts.render("answer_parts", reports="\n".join(reports))
+    direct = _YES_NO if is_yes_no(request.query or request.question) else _NAME_OR_NUMBER
+    return prompts.render("answer_parts", direct=direct, reports="\n".join(reports))
+
+
+# What the direct answer of a question about several reports is (a small model told "Yes,
+# No, or the name" answered "Yes" to questions asking who).
+_YES_NO = "the word Yes or the word No"
+_NAME_OR_NUMBER = (
+    "the name or number the question asks for, exactly as the source writes it, and its "
+    "source number in square brackets"
+)
 
 
 def _shown(request: GenerationRequest) -> list[tuple[Hit, str]]:
