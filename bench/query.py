@@ -168,8 +168,14 @@ def measure(data: Path, questions: list[dict], askers: int) -> str:
     return (
         f"| {count:,} | {load_s:.1f} | {r50:.0f} | {r95:.0f} | {a50:.0f} | {a95:.0f} "
         f"({len(answered)} answered) | {c50:.0f} | {c95:.0f} | {throughput:.1f} | "
-        f"{peak_rss_mb():,.0f} |"
+        f"{peak_rss_mb():,.0f} | {disk_kb_per_chunk(data, count):.1f} |"
     )
+
+
+def disk_kb_per_chunk(data: Path, chunks: int) -> float:
+    """The data dir's size on disk (the store and the keyword snapshot) per chunk, in KB."""
+    size = sum(p.stat().st_blocks * 512 for p in data.rglob("*") if p.is_file())
+    return size / 1000 / max(chunks, 1)
 
 
 def main() -> None:
@@ -221,9 +227,11 @@ def main() -> None:
         f"\n{len(questions)} questions; each row measured in a fresh process after one warm-up pass\n"
     )
     print(
-        "| chunks | first question s | retrieval p50 ms | retrieval p95 ms | answer p50 ms | answer p95 ms | 8 askers p50 ms | 8 askers p95 ms | 8 askers q/s | peak RSS MB |"
+        "| chunks | first question s | retrieval p50 ms | retrieval p95 ms | answer p50 ms | answer p95 ms | 8 askers p50 ms | 8 askers p95 ms | 8 askers q/s | peak RSS MB | disk KB/chunk |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+    print(
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True
+    )
     # A cached index (--data) grows on from its last copy.
     numbers = (re.search(r"#copy(\d+)$", aid) for aid in assistant.store.records())
     copy_no = [max((int(m.group(1)) for m in numbers if m), default=0)]

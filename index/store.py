@@ -1,7 +1,8 @@
 """The Chroma store: chunk vectors plus one bookkeeping row per article.
 
-Two collections: `<name>-chunks` (one vector per chunk, with the metadata a citation needs)
-and `<name>-articles` (the article body and what incremental ingest compares: content hash,
+Two collections: `<name>-chunks` (one vector per chunk, with the metadata a citation needs:
+its text is its article body's [start:end], not stored again) and `<name>-articles` (the
+article body and what incremental ingest compares: content hash,
 fingerprint, source file hash, chunk count). An article's chunks are written before its row
 and old chunks deleted after it, so a reader never meets an article without its chunks.
 What the metadata holds is `index.schema`'s; the write journal and consistency checks are
@@ -13,10 +14,11 @@ from __future__ import annotations
 import functools
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from . import journal, schema, stories, tracked
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
@@ -124,6 +126,7 @@ class ChromaStore:
         self._live: dict[str, frozenset[str]] = {}
         self._live_generation = ""
         self._live_lock = threading.Lock()
+        self._bodies = _Bodies()
         # A server may restart or drop a connection: retry (0.5+1+2+4 s) before giving up.
         self.retries = 4 if host else 0
         where = f"Chroma server at {host}:{port}" if host else f"Chroma store at {path}"
@@ -258,7 +261,6 @@ class ChromaStore:
         """Upsert chunks in batches of whole articles (an article is never split in two)."""
         limit = self._batch_size()
         ids: list[str] = []
-        documents: list[str] = []
         metadatas: list[dict[str, Any]] = []
         start = 0
 
@@ -266,19 +268,18 @@ class ChromaStore:
             nonlocal start
             if ids:
                 end = start + len(ids)
-                self._chunks.upsert(
-                    ids=ids, embeddings=vectors[start:end], documents=documents, metadatas=metadatas
-                )
+                self._chunks.upsert(ids=ids, embeddings=vectors[start:end], metadatas=metadatas)
                 start = end
                 ids.clear()
-                documents.clear()
                 metadatas.clear()
 
+        # No chunk text: a chunk is its article's body[start:end], and the body is kept once,
+        # in the article's row (Chroma keeps each document four times over: as metadata, in
+        # an index of it and in a full-text index of trigrams that nothing here uses).
         for article, chunks, _ in items:
             if ids and len(ids) + len(chunks) > limit:
                 flush()
             ids.extend(_chunk_ids(article, len(chunks)))
-            documents.extend(c.text for c in chunks)
             metadatas.extend(schema.chunk_metadata(article, chunks))
         flush()
 
@@ -620,15 +621,14 @@ class ChromaStore:
                 where=schema.where(where),
                 include=["documents", "metadatas", "distances"],
             )
+        ids, metas = got["ids"][0], got["metadatas"][0]
+        texts = self._texts(ids, got["documents"][0], metas)
         hits = [
             schema.hit_from(chunk_id, text, meta, 1.0 - float(distance))
             for chunk_id, text, meta, distance in zip(
-                got["ids"][0],
-                got["documents"][0],
-                got["metadatas"][0],
-                got["distances"][0],
-                strict=True,
+                ids, texts, metas, got["distances"][0], strict=True
             )
+            if text is not None
         ]
         return self._committed(hits)
 
@@ -638,11 +638,48 @@ class ChromaStore:
         if not chunk_ids:
             return []
         got = self._chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        texts = self._texts(got["ids"], got["documents"], got["metadatas"])
         by_id = {
-            cid: schema.hit_from(cid, doc, meta, 0.0)
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            cid: schema.hit_from(cid, text, meta, 0.0)
+            for cid, text, meta in zip(got["ids"], texts, got["metadatas"], strict=True)
+            if text is not None
         }
         return self._committed([by_id[c] for c in chunk_ids if c in by_id])
+
+    def _texts(
+        self, ids: Sequence[str], documents: Sequence[str | None], metas: Sequence[Any]
+    ) -> list[str | None]:
+        """Each chunk's text: the document stored with it (indexes written before chunks
+        were kept without one), else its article body's [start:end]. None when the article
+        has no row or its row is another version (its chunk ids no longer list this one):
+        a chunk caught in the middle of a write, which readers skip."""
+        needed = {
+            cid: str((meta or {}).get("article_id", ""))
+            for cid, doc, meta in zip(ids, documents, metas, strict=True)
+            if not doc
+        }
+        bodies = self._bodies.get(needed)
+        wanted = list(dict.fromkeys(aid for cid, aid in needed.items() if cid not in bodies))
+        batch = self._batch_size()
+        for start in range(0, len(wanted), batch):
+            got = self._articles.get(
+                ids=wanted[start : start + batch], include=["documents", "metadatas"]
+            )
+            for aid, body, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                version = _Body(frozenset(schema.record_from(aid, meta).chunk_ids), body or "")
+                self._bodies.put(aid, version)
+                bodies.update((cid, version) for cid in version.chunk_ids if cid in needed)
+        texts: list[str | None] = []
+        for cid, doc, meta in zip(ids, documents, metas, strict=True):
+            meta = meta or {}
+            kept = bodies.get(cid)
+            if doc:
+                texts.append(doc)
+            elif kept is None:
+                texts.append(None)
+            else:
+                texts.append(kept.text[int(meta.get("start", 0)) : int(meta.get("end", 0))])
+        return texts
 
     def _committed(self, hits: list[Hit]) -> list[Hit]:
         """Only chunks their article's row lists: while a write is in flight (or after an
@@ -677,8 +714,45 @@ class ChromaStore:
             got = self._chunks.get(
                 ids=ids[start : start + step], include=["documents", "metadatas"]
             )
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                yield schema.stored_chunk_from(cid, doc, meta)
+            texts = self._texts(got["ids"], got["documents"], got["metadatas"])
+            for cid, text, meta in zip(got["ids"], texts, got["metadatas"], strict=True):
+                yield schema.stored_chunk_from(cid, text, meta)
+
+
+class _Body(NamedTuple):
+    """An article body as read, with the chunk ids of that version (its slices)."""
+
+    chunk_ids: frozenset[str]
+    text: str
+
+
+class _Bodies:
+    """The article bodies read last, so that the searches of one question (the whole
+    question, then each part) do not read the same articles again. A body serves only
+    the chunk ids of its own version: a chunk of a newer version misses and is read."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[str, _Body] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, chunks: dict[str, str]) -> dict[str, _Body]:
+        """Of `chunks` (chunk id -> article id), those a kept body serves."""
+        found: dict[str, _Body] = {}
+        with self._lock:
+            for cid, aid in chunks.items():
+                body = self._items.get(aid)
+                if body is not None and cid in body.chunk_ids:
+                    self._items.move_to_end(aid)
+                    found[cid] = body
+        return found
+
+    def put(self, article_id: str, body: _Body) -> None:
+        with self._lock:
+            self._items[article_id] = body
+            self._items.move_to_end(article_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def _day(article: Article) -> int:

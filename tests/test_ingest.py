@@ -74,6 +74,45 @@ def test_bookkeeping_matches_chroma(store, corpus, embedder):
         assert chunk.metadata["published_int"] in (20250101, 20250203)
 
 
+def test_a_chunk_is_its_article_body_sliced_and_its_text_is_not_stored_again(
+    store, corpus, embedder
+):
+    ingest([corpus], store=store, embedder=embedder)
+    stored = store._chunks.get(include=["documents"])
+    assert stored["ids"] and not any(stored["documents"])
+    for chunk in store.iter_chunks():
+        _, body = store.get_article(chunk.article_id)
+        start, end = chunk.metadata["start"], chunk.metadata["end"]
+        assert chunk.text and chunk.text == body[start:end]
+    assert all(h.text for h in store.get_chunks(sorted(chunk_ids_in(store))))
+    best = store.search(embedder.embed_query("a recycling plant in Ohio"), k=1)[0]
+    assert best.text.startswith("Alpha Corp opened a recycling plant in Ohio")
+
+
+def test_an_edited_article_is_read_in_its_new_version(store, corpus, embedder):
+    ingest([corpus], store=store, embedder=embedder)
+    before = store.get_chunks(sorted(chunk_ids_in(store)))  # the bodies read are kept
+    assert any("Ohio" in h.text for h in before)
+    write(corpus / "a.md", article("Alpha", "Alpha Corp moved its recycling plant to Texas."))
+    ingest([corpus], store=store, embedder=embedder)
+    after = store.get_chunks(sorted(chunk_ids_in(store)))
+    alpha = [h for h in after if h.title == "Alpha"]
+    assert [h.text for h in alpha] == ["Alpha Corp moved its recycling plant to Texas."]
+    assert not any("Ohio" in h.text for h in after)
+
+
+def test_chunks_an_older_release_stored_with_their_text_still_read(store, corpus, embedder):
+    ingest([corpus], store=store, embedder=embedder)
+    old = store._chunks.get(include=["metadatas", "embeddings"], limit=1)
+    store._chunks.upsert(
+        ids=old["ids"],
+        embeddings=old["embeddings"],
+        metadatas=old["metadatas"],
+        documents=["Text kept with the chunk."],
+    )
+    assert store.get_chunks(old["ids"])[0].text == "Text kept with the chunk."
+
+
 def test_editing_one_file_replaces_exactly_its_chunks(store, corpus, embedder):
     ingest([corpus], store=store, embedder=embedder)
     records = store.records()
