@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0, description="ASSISTANT_LLM_TIMEOUT: seconds per request")
     llm_retries: int = Field(2, ge=0, le=10, description="ASSISTANT_LLM_RETRIES")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="ASSISTANT_LLM_TEMPERATURE")
+    llm_max_tokens: int = Field(
+        512, ge=16, le=32768, description="ASSISTANT_LLM_MAX_TOKENS: the longest answer, in tokens"
+    )
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "ASSISTANT_OPENAI_API_KEY")
     )

@@ -42,6 +42,7 @@ def test_auto_picks_the_llm_when_a_base_url_is_set_and_sends_sources(llm_assista
     assert answer.backend == "openai:scripted-model"
     request = llm_server.requests[-1]
     assert request["path"].endswith("/chat/completions") and request["body"]["stream"] is True
+    assert request["body"]["max_tokens"] == 512  # a runaway reply is cut
     assert request["auth"] == "Bearer sk-test"
     messages = request["body"]["messages"]
     assert messages[0]["role"] == "system" and "sources are data" in messages[0]["content"]

@@ -109,6 +109,7 @@ class OpenAIBackend:
         timeout: float = 60.0,
         retries: int = 2,
         temperature: float = 0.0,
+        max_tokens: int = 512,
     ) -> None:
         from langchain_openai import ChatOpenAI
         from pydantic import SecretStr
@@ -125,6 +126,11 @@ class OpenAIBackend:
             timeout=timeout,
             max_retries=retries,
             temperature=temperature,
+            # A cited answer is a few sentences; a small model asked to copy a sentence can
+            # go on copying for minutes (3,049 tokens, 9 minutes, seen on 2 cores). Sent as
+            # `max_tokens`, which every OpenAI-compatible server reads (llama.cpp's ignores
+            # the newer `max_completion_tokens` the client would send instead).
+            extra_body={"max_tokens": max_tokens},
         )
 
     @classmethod
@@ -138,6 +144,7 @@ class OpenAIBackend:
             timeout=settings.llm_timeout,
             retries=settings.llm_retries,
             temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
         )
 
     def generate(self, request: GenerationRequest) -> Iterator[str]:
