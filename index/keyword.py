@@ -371,21 +371,19 @@ class KeywordIndex:
                 thread.join(timeout)
         return not any(t is not None and t.is_alive() for t in (self._job, self._saver))
 
-    def wait_for_catch_up(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for a background catch-up of an index that already
-        holds chunks (a snapshot behind the store: the catch-up fetches only what changed,
-        seconds even at 1M chunks); a first build from nothing is not waited for."""
-        job = self._job
-        if job is not None and job.is_alive() and len(self._state):
-            job.join(timeout)
-
-    def facts(self, signature: str | None) -> tuple[list[int], set[str]] | None:
+    def facts(
+        self, signature: str | None, *, behind: bool = False
+    ) -> tuple[list[int], set[str]] | None:
         """The publication day (YYYYMMDD) of every indexed article, ascending (undated ones
         left out), and the outlets, read from the index's own arrays: when it is complete
-        and in step with the store's `signature`, else None (ask the store)."""
+        and in step with the store's `signature`, else None (ask the store). With `behind`,
+        also from a snapshot the store has moved past, while it catches up (it lacks what
+        changed since it was written)."""
         state = self._state
         job = self._job
-        if not self._warm or (job is not None and job.is_alive()) or state.signature != signature:
+        running = job is not None and job.is_alive()
+        in_step = self._warm and not running and state.signature == signature
+        if not in_step and not (behind and state.signature and len(state)):
             return None
         alive = state.alive
         _, first = np.unique(state.article_codes[alive], return_index=True)
