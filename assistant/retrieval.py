@@ -126,6 +126,7 @@ class _Candidate:
     # Breaks ties of the fused rank (two lists that disagree on two chunks give both the
     # same score): the dense similarity plus the keyword score relative to the best one.
     evidence: float = 0.0
+    support: float = 0.0  # a part's passage: how well its best sentence states the part
 
 
 def _as_date(value: int) -> date | None:
@@ -194,7 +195,7 @@ class Searcher:
         # Picks, of some chunks, the one whose sentence best matches a text (its index, or
         # None): set by the assistant to its sentence ranker. `passages`: how many of an
         # article's best chunks it compares.
-        self.sentence_ranker: Callable[[str, list[Hit]], int | None] | None = None
+        self.sentence_ranker: Callable[[str, list[Hit]], tuple[int, float] | None] | None = None
         self.passages = 6
 
     @classmethod
@@ -247,8 +248,11 @@ class Searcher:
         if stated:  # copies: one per story
             stated = one_per_story(self.store, stated, first=picked)
         ranked = one_per_story(self.store, ranked, first=[*picked, *stated])
+        # Each part's passage in the question's order for the answer (`parts` says which
+        # is whose), but among the sources the one that states its part best comes first.
+        sure = sorted((c for c in picked if c is not None), key=lambda c: -c.support)
         chosen = self._diverse(
-            ranked, k, first=[c for c in [*picked, *runners_up, *stated] if c is not None]
+            ranked, k, first=[c for c in [*sure, *runners_up, *stated] if c is not None]
         )
         self._fill_hits(chosen)
         chosen = [c for c in chosen if c.hit is not None]
@@ -329,7 +333,7 @@ class Searcher:
             runner_up = None
             if best is not None:
                 taken.add(best.article_id)
-                best = self._best_passage(part, best, ranked)
+                best, best.support = self._best_passage(part, best, ranked)
                 runner_up = next(
                     (
                         c
@@ -373,19 +377,18 @@ class Searcher:
 
     def _best_passage(
         self, part: Part, best: _Candidate, ranked: Sequence[_Candidate]
-    ) -> _Candidate:
+    ) -> tuple[_Candidate, float]:
         """Of the part's article's chunks among `ranked`, the one holding the sentence that
         best states the part (a chunk's vector blurs its sentences: the part is usually
-        one sentence of a long article). Without a sentence ranker: `best`."""
+        one sentence of a long article), with that sentence's support for the part.
+        Without a sentence ranker: `best`, support 0."""
         if self.sentence_ranker is None:
-            return best
+            return best, 0.0
         same = [c for c in ranked if c.article_id == best.article_id][: self.passages]
-        if len(same) < 2:
-            return best
         self._fill_hits(same)
-        same = [c for c in same if c.hit is not None]
+        same = [c for c in same if c.hit is not None] or [best]
         chosen = self.sentence_ranker(part.query(), [c.hit for c in same if c.hit is not None])
-        return same[chosen] if chosen is not None else best
+        return (same[chosen[0]], chosen[1]) if chosen is not None else (best, 0.0)
 
     def _diverse(
         self, ranked: Sequence[_Candidate], k: int, *, first: Sequence[_Candidate] = ()

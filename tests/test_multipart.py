@@ -119,8 +119,14 @@ def test_each_outlet_named_is_retrieved_on_its_own_and_comes_first(offline):
         "gw-open",
         "dl-delay",
     ]
-    assert [h.article_id for h in found.hits[:2]] == ["gw-open", "dl-delay"]
+    assert {h.article_id for h in found.hits[:2]} == {"gw-open", "dl-delay"}
     assert found.article_ids[:2] == ["gw-open", "dl-delay"]
+    # Among the sources, the passage that states its part best comes first.
+    rank = offline.searcher.sentence_ranker
+    support = [rank(p.part.query(), [found.hits[p.hit]])[1] for p in found.parts]
+    assert support[0] != support[1]
+    first = found.parts[0 if support[0] > support[1] else 1]
+    assert found.hits[0] is found.hits[first.hit] and first.hit == 0
     # The rest are the best of the whole question, at most two passages an article.
     assert len(found.hits) == 5 and "bakery" not in {h.article_id for h in found.hits}
 
@@ -216,6 +222,21 @@ def llm(tmp_path, embedder, llm_server):
 
 def prompt_of(llm_server) -> str:
     return llm_server.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def test_the_part_stated_best_comes_first_among_the_sources(offline):
+    # The first part is vague, the second is one sentence of its report nearly word for word.
+    found = offline.searcher.retrieve(
+        "Does The Daily Ledger article mention the company, while the Grid Weekly article says "
+        "the plant will employ 412 people and process 30,000 tonnes of batteries a year?",
+        k=5,
+    )
+    assert [p.part.label for p in found.parts] == ["The Daily Ledger", "Grid Weekly"]
+    assert [found.hits[p.hit].article_id for p in found.parts if p.hit is not None] == [
+        "dl-delay",
+        "gw-open",
+    ]
+    assert found.hits[0].article_id == "gw-open"
 
 
 def test_the_model_is_told_which_source_stands_for_each_report(llm, llm_server):

@@ -258,14 +258,14 @@ class ExtractiveBackend:
             chosen += [s for s in side_by_side if s.hit.article_id not in quoted]
         return list(_with_leads(chosen))
 
-    def best_chunk(self, text: str, hits: list[Hit]) -> int | None:
+    def best_chunk(self, text: str, hits: list[Hit]) -> tuple[int, float] | None:
         """The index of the hit holding the sentence that best matches `text` (a part of a
-        question), or None when they hold no sentence."""
+        question), with that sentence's support for it; None when they hold no sentence."""
         sentences = _unique(source_sentences(hits))
         if not sentences:
             return None
         best = self.rank(text, sentences, answer_bonus=False)[0]
-        return sentences[best.position].number - 1
+        return sentences[best.position].number - 1, best.support
 
     def _side_by_side(
         self, request: GenerationRequest, sentences: list[SourceSentence]
