@@ -117,7 +117,7 @@ def test_follow_a_feed_answer_from_the_page_body_and_resync_cheaply(tmp_path, we
 
     # The answer is only in the page body, never in the feed entry.
     question = "How many people will the Gliwice recycling plant employ?"
-    assert "412" not in web.routes["/feed.xml"].body.decode()
+    assert "412 people" not in web.routes["/feed.xml"].body.decode()  # not "127.0.0.1:41297"
     answer = json.loads(cli(["ask", question, "--json"], data).stdout)
     top = answer["citations"][0]
     assert "412 people" in top["quote"] and top["quote"] in " ".join(GLIWICE)
