@@ -224,6 +224,12 @@ def prompt_of(llm_server) -> str:
     return llm_server.requests[-1]["body"]["messages"][-1]["content"]
 
 
+def compared(llm, llm_server, reply: str):
+    """The answer to COMPARE when the model replies `reply`."""
+    llm_server.script(Reply(reply))
+    return llm.ask(COMPARE)
+
+
 def test_the_part_stated_best_comes_first_among_the_sources(offline):
     # The first part is vague, the second is one sentence of its report nearly word for word.
     found = offline.searcher.retrieve(
@@ -240,13 +246,12 @@ def test_the_part_stated_best_comes_first_among_the_sources(offline):
 
 
 def test_the_model_is_told_which_source_stands_for_each_report(llm, llm_server):
-    llm_server.script(
-        Reply(
-            "No. Grid Weekly reported that the Gliwice plant will employ 412 people. The Daily "
-            "Ledger reported that the opening of the plant was delayed until 2027."
-        )
+    answer = compared(
+        llm,
+        llm_server,
+        "No. Grid Weekly reported that the Gliwice plant will employ 412 people. The Daily "
+        "Ledger reported that the opening of the plant was delayed until 2027.",
     )
-    answer = llm.ask(COMPARE)
     prompt = prompt_of(llm_server)
     assert "This question is about several reports" in prompt
     numbers = {}
@@ -277,16 +282,15 @@ def test_the_model_is_asked_for_the_kind_of_direct_answer_the_question_wants(llm
 def test_sentences_copied_from_each_report_carry_the_direct_answer(llm, llm_server):
     # What the local model wrote when asked to copy each report's sentence: the answer
     # with a stray marker, then one quoted line per report, its outlet before it.
-    llm_server.script(
-        Reply(
-            "Yes [1]\n"
-            'Grid Weekly: "The plant will employ 412 people and process 30,000 tonnes of '
-            'batteries a year." [1]\n'
-            'The Daily Ledger: "The opening of the Gliwice recycling plant has been delayed '
-            'until 2027 because of permit problems, the company said." [2]'
-        )
+    answer = compared(
+        llm,
+        llm_server,
+        "Yes [1]\n"
+        'Grid Weekly: "The plant will employ 412 people and process 30,000 tonnes of '
+        'batteries a year." [1]\n'
+        'The Daily Ledger: "The opening of the Gliwice recycling plant has been delayed '
+        'until 2027 because of permit problems, the company said." [2]',
     )
-    answer = llm.ask(COMPARE)
     assert not answer.quoted_instead and not answer.unsupported
     assert answer.answer.startswith("Yes")
     assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
@@ -296,14 +300,13 @@ def test_sentences_copied_from_each_report_carry_the_direct_answer(llm, llm_serv
 
 def test_a_quote_the_report_does_not_hold_does_not_carry_the_answer(llm, llm_server):
     # The model "copied" a sentence but changed its figure: no source holds it.
-    llm_server.script(
-        Reply(
-            "Yes\n"
-            'Grid Weekly: "The plant will employ 950 people and make solar panels." [1]\n'
-            'The Daily Ledger: "The opening of the plant was moved forward to 2025." [2]'
-        )
+    answer = compared(
+        llm,
+        llm_server,
+        "Yes\n"
+        'Grid Weekly: "The plant will employ 950 people and make solar panels." [1]\n'
+        'The Daily Ledger: "The opening of the plant was moved forward to 2025." [2]',
     )
-    answer = llm.ask(COMPARE)
     assert answer.quoted_instead and not answer.answer.startswith("Yes")
     assert "950" not in answer.answer and "solar" not in answer.answer
 
@@ -311,14 +314,13 @@ def test_a_quote_the_report_does_not_hold_does_not_carry_the_answer(llm, llm_ser
 def test_one_sentence_joining_both_reports_is_cited_clause_by_clause(llm, llm_server):
     # What the local model wrote for most comparisons: the answer, then one sentence that
     # restates each report's claim joined by "while", with the markers at its end.
-    llm_server.script(
-        Reply(
-            "No. The Grid Weekly article suggests that the Gliwice plant will employ 412 "
-            "people, while The Daily Ledger article reports that the opening of the plant was "
-            "delayed until 2027 [1][2]."
-        )
+    answer = compared(
+        llm,
+        llm_server,
+        "No. The Grid Weekly article suggests that the Gliwice plant will employ 412 "
+        "people, while The Daily Ledger article reports that the opening of the plant was "
+        "delayed until 2027 [1][2].",
     )
-    answer = llm.ask(COMPARE)
     assert not answer.quoted_instead and not answer.unsupported
     assert answer.answer.startswith("No. The Grid Weekly article suggests")
     assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
@@ -328,14 +330,13 @@ def test_one_sentence_joining_both_reports_is_cited_clause_by_clause(llm, llm_se
 
 
 def test_a_joined_sentence_with_one_clause_no_report_holds_is_not_presented(llm, llm_server):
-    llm_server.script(
-        Reply(
-            "Yes. The Grid Weekly article suggests that the Gliwice plant will employ 412 "
-            "people, while The Daily Ledger article reports that the plant will make solar "
-            "panels for farms [1][2]."
-        )
+    answer = compared(
+        llm,
+        llm_server,
+        "Yes. The Grid Weekly article suggests that the Gliwice plant will employ 412 "
+        "people, while The Daily Ledger article reports that the plant will make solar "
+        "panels for farms [1][2].",
     )
-    answer = llm.ask(COMPARE)
     assert answer.quoted_instead and "solar" not in answer.answer
 
 
@@ -349,8 +350,7 @@ def test_a_joined_sentence_with_one_clause_no_report_holds_is_not_presented(llm,
 def test_a_reply_without_supported_evidence_gives_way_to_the_reports_side_by_side(
     llm, llm_server, reply
 ):
-    llm_server.script(Reply(reply))
-    answer = llm.ask(COMPARE)
+    answer = compared(llm, llm_server, reply)
     assert answer.quoted_instead and not answer.refused
     assert [c.article_id for c in answer.citations] == ["gw-open", "dl-delay"]
     assert "solar" not in answer.answer
