@@ -19,6 +19,7 @@ from index import (
     Embedder,
     FeedStatus,
     FetchOptions,
+    Holdings,
     IngestProgress,
     IngestReport,
     SearchFilter,
@@ -420,11 +421,13 @@ class NewsAssistant:
 
     def stats(self) -> IndexStats:
         """Counts, outlets, model and store location."""
+        held = self.store.holdings(self.store.signature())
         articles, chunks = self.store.counts()
-        sources: dict[str, int] = {}
-        for record in self.store.records().values():
-            name = record.source or "(unknown outlet)"
-            sources[name] = sources.get(name, 0) + 1
+        if held is None:  # not kept for this generation: from every article row
+            held = Holdings.of(self.store.records().values())
+        sources: dict[str, int] = dict(held.outlets)
+        if unnamed := articles - sum(sources.values()):
+            sources["(unknown outlet)"] = unnamed
         return IndexStats(
             articles=articles,
             chunks=chunks,

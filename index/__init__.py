@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         remove_feed,
         sync,
     )
+    from .holdings import Holdings
     from .ingestion import FileOutcome, IngestProgress, IngestReport, ingest, remove
     from .loaders import SUPPORTED_SUFFIXES, iter_files, load_file
     from .models import Article, ArticleRecord, Chunk, FeedRecord, Hit, SearchFilter
@@ -64,6 +65,7 @@ _LAZY = {
     "SearchFilter": ".models",
     "ChromaStore": ".store",
     "Consistency": ".store",
+    "Holdings": ".holdings",
     "FeedRecord": ".models",
     "AddedFeed": ".feedsync",
     "FeedOutcome": ".feedsync",
@@ -101,6 +103,7 @@ __all__ = [
     "Fetcher",
     "FileOutcome",
     "Hit",
+    "Holdings",
     "IngestProgress",
     "IngestReport",
     "LoadError",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from . import journal, schema, stories, tracked
 from .errors import AssistantError, ModelMismatchError, StoreError, UsageError
+from .holdings import Holdings, HoldingsRow
 from .journal import Consistency, Journal
 from .locks import Lease, file_lock, open_lock
 from .models import (
@@ -122,6 +123,7 @@ class ChromaStore:
         self.path: Path | None = None
         self._lease: Lease | None = None
         self._journal = Journal(lambda: self._state)
+        self._holdings = HoldingsRow(lambda: self._state)
         # Which chunk ids each article's row lists, valid for one store generation.
         self._live: dict[str, frozenset[str]] = {}
         self._live_generation = ""
@@ -224,7 +226,6 @@ class ChromaStore:
 
     # -- writes ----------------------------------------------------------------------------
 
-    @_retrying
     def write(
         self,
         items: Sequence[tuple[Article, list[Chunk], SourceFile]],
@@ -237,7 +238,7 @@ class ChromaStore:
         Each item is (article, its chunks, the file it came from). Crash-safe order: the
         article ids go into the journal, then each article's chunks (never split across two
         writes), then the rows, then old versions named in `replaced` lose their chunks,
-        then the journal is cleared.
+        then the journal is cleared, with the holdings the write leaves.
         A run killed anywhere leaves only chunks that `recover()` can find and drop.
         """
         if sum(len(chunks) for _, chunks, _ in items) != len(vectors):
@@ -245,6 +246,20 @@ class ChromaStore:
             raise ValueError(f"{total} chunks but {len(vectors)} vectors")
         new_ids = {cid for article, chunks, _ in items for cid in _chunk_ids(article, len(chunks))}
         stale = [cid for r in replaced.values() for cid in r.chunk_ids if cid not in new_ids]
+        # Counted before anything is written, so that a retried write counts the same.
+        held = self._held()
+        held.remove(self.rows([article.id for article, _, _ in items]).values())
+        held.add(schema.record_of(article, source) for article, _, source in items)
+        self._write(items, vectors, stale, held)
+
+    @_retrying
+    def _write(
+        self,
+        items: Sequence[tuple[Article, list[Chunk], SourceFile]],
+        vectors: np.ndarray,
+        stale: list[str],
+        held: Holdings,
+    ) -> None:
         with _failing(f"writing to {self.location} failed", fix="run the ingest again to finish"):
             if self._lease is not None:
                 self._lease.renew()
@@ -253,7 +268,7 @@ class ChromaStore:
             self._write_rows(items)
             stories.place(self, [(a.id, a.body, _day(a)) for a, _, _ in items])
             self._delete_chunks(stale)
-            self._finish()
+            self._finish(held)
 
     def _write_chunks(
         self, items: Sequence[tuple[Article, list[Chunk], SourceFile]], vectors: np.ndarray
@@ -305,7 +320,6 @@ class ChromaStore:
                 batch = list(article_ids[start : start + self._batch_size()])
                 self._articles.update(ids=batch, metadatas=[meta] * len(batch))
 
-    @_retrying
     def delete(self, article_ids: Sequence[str]) -> int:
         """Remove articles and all their chunks; returns how many articles were removed.
 
@@ -314,17 +328,19 @@ class ChromaStore:
         if not article_ids:
             return 0
         ids = list(article_ids)
+        present = self.rows(ids)  # before anything is removed, so a retry counts the same
+        held = self._held()
+        held.remove(present.values())
+        self._delete(ids, held)
+        return len(present)
+
+    @_retrying
+    def _delete(self, ids: list[str], held: Holdings) -> None:
         with _failing(f"removing articles from {self.location} failed"):
-            batch = self._batch_size()
-            present = sum(
-                len(self._articles.get(ids=ids[i : i + batch], include=[])["ids"])
-                for i in range(0, len(ids), batch)
-            )
             self._journal.begin(ids)
             self._drop_articles(ids)
             stories.drop(self, ids)
-            self._finish()
-        return present
+            self._finish(held)
 
     @_retrying
     def reset(self) -> None:
@@ -342,7 +358,7 @@ class ChromaStore:
         stories.reset(self)
         self._open_collections(model)
         self._forget_fetches()
-        self._finish()
+        self._finish(Holdings())
 
     def _forget_fetches(self) -> None:
         """After a reset nothing fetched is indexed any more: drop the page rows and the
@@ -408,11 +424,33 @@ class ChromaStore:
         for i in range(0, len(article_ids), _IN_LIMIT):
             self._chunks.delete(where={"article_id": {"$in": article_ids[i : i + _IN_LIMIT]}})
 
-    def _finish(self) -> None:
+    def _finish(self, held: Holdings | None = None) -> None:
         """A write, removal or repair is complete: clear the journal, and stamp a new
-        generation so that readers see the chunks changed (see `signature`)."""
+        generation so that readers see the chunks changed (see `signature`), with the
+        holdings it leaves (`held`, or counted again from every row)."""
         self._journal.clear()
-        self._articles.modify(metadata={schema.GENERATION_KEY: uuid.uuid4().hex})
+        generation = uuid.uuid4().hex
+        # Saved before the stamp: a run stopped in between leaves holdings of a
+        # generation the store never reached, which no reader trusts.
+        self._holdings.save(held if held is not None else self._counted(), generation)
+        self._articles.modify(metadata={schema.GENERATION_KEY: generation})
+
+    @_retrying
+    def _held(self) -> Holdings:
+        """The holdings of the store as it is (the writer's, under the ingest lock)."""
+        with _failing(f"cannot read the state of {self.location}"):
+            return self._holdings.read(self.signature()) or self._counted()
+
+    def _counted(self) -> Holdings:
+        return Holdings.of(self._rows(self.all_ids(self._articles)).values())
+
+    @_retrying
+    def holdings(self, generation: str) -> Holdings | None:
+        """How many articles the index holds from each day and outlet, when the store is at
+        `generation` (its `signature()`); None when they were not kept for it (an index
+        written before they were kept, or a run stopped half-way): read `records()` then."""
+        with _failing(f"cannot read the state of {self.location}"):
+            return self._holdings.read(generation)
 
     # -- followed feeds, fetched pages, robots.txt (the web collection) ---------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,74 @@ def test_article_lists_past_sqlites_variable_limit(tmp_path, corpus, embedder):
     assert len(records) == len(extra) + 3 and records["bulk-32999"].title == first.title
     assert store.delete(extra) == len(extra)
     assert set(store.records()) == {r for r in records if not r.startswith("bulk-")}
+
+
+# -- holdings: each day's and outlet's article count, kept by the writer ------------------
+
+
+def held_by_rows(store: ChromaStore) -> tuple[list[int], set[str]]:
+    from index import Holdings
+
+    return Holdings.of(store.records().values()).facts()
+
+
+def test_the_writer_keeps_the_holdings_in_step_with_the_rows(store, corpus, embedder):
+    """Every write, edit, removal and rebuild leaves holdings (articles per day and outlet)
+    stamped with the generation it leaves, equal to counting every article row."""
+    ingest([corpus], store=store, embedder=embedder)
+    held = store.holdings(store.signature())
+    assert held is not None and held.facts() == held_by_rows(store)
+    assert held.facts() == ([20250101, 20250101, 20250203], {"Wire"})
+    # An edit that moves an article to another day and outlet.
+    write(corpus / "a.md", article("Alpha", "Alpha Corp opened a plant.", "2025-03-04", "Daily"))
+    ingest([corpus], store=store, embedder=embedder)
+    assert store.holdings(store.signature()).facts() == held_by_rows(store)
+    assert store.holdings(store.signature()).outlets == {"Wire": 1, "Daily": 1}
+    remove([str(corpus / "sub")], store=store)
+    held = store.holdings(store.signature())
+    assert held.facts() == held_by_rows(store) == ([20250203, 20250304], {"Daily"})
+    ingest([corpus / "a.md"], store=store, embedder=embedder, rebuild=True)
+    assert store.holdings(store.signature()).facts() == ([20250304], {"Daily"})
+
+
+def test_a_new_process_reads_the_holdings_not_every_article_row(
+    store, open_store, corpus, embedder
+):
+    """The date rules and the outlet names of a new process (no keyword index yet) come
+    from the holdings: no article row is read; so does the stats' outlet count."""
+    from assistant.core import NewsAssistant
+    from assistant.retrieval import IndexFacts
+    from assistant.settings import load_settings
+
+    ingest([corpus], store=store, embedder=embedder)
+    expected = held_by_rows(store)
+    fresh = open_store(embedding_model="all-MiniLM-L6-v2")
+
+    def no_rows():
+        raise AssertionError("read every article row")
+
+    fresh.records = no_rows
+    facts = IndexFacts(fresh)
+    assert facts.published_between(date(2025, 1, 1), date(2025, 1, 31)) == 2
+    assert set(facts.outlets().outlets) >= {"Wire", "The Wire"}
+    assert facts._read()[0] == expected[0]
+    assistant = NewsAssistant(load_settings(llm="extractive"), store=fresh, embedder=embedder)
+    assert assistant.stats().sources == {"Wire": 2, "(unknown outlet)": 1}  # c.txt names none
+
+
+def test_holdings_not_kept_for_the_store_as_it_is_are_not_trusted(store, corpus, embedder):
+    """An index written before the holdings were kept, or a write stopped between saving
+    them and stamping the store: no holdings for the store's generation, so readers count
+    the rows; the next write counts again and keeps them from then on."""
+    from assistant.retrieval import IndexFacts
+
+    ingest([corpus], store=store, embedder=embedder)
+    signature = store.signature()
+    store._holdings.save(store.holdings(signature), "a generation never reached")
+    assert store.holdings(store.signature()) is None
+    assert IndexFacts(store)._read()[0] == held_by_rows(store)[0]  # from the rows
+    write(corpus / "d.md", article("Delta", "Delta Inc hired staff.", "2025-04-05", "Post"))
+    ingest([corpus], store=store, embedder=embedder)
+    held = store.holdings(store.signature())
+    assert held is not None and held.facts() == held_by_rows(store)
+    assert held.outlets == {"Wire": 2, "Post": 1}
