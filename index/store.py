@@ -652,6 +652,7 @@ class ChromaStore:
         """The `k` chunks nearest to `vector` (cosine), best first, within the filter."""
         if k <= 0:
             return []
+        generation = self.signature()
         with _failing(f"searching {self.location} failed"):
             got = self._chunks.query(
                 query_embeddings=[list(vector)],
@@ -660,7 +661,7 @@ class ChromaStore:
                 include=["documents", "metadatas", "distances"],
             )
         ids, metas = got["ids"][0], got["metadatas"][0]
-        texts = self._texts(ids, got["documents"][0], metas)
+        texts = self._texts(ids, got["documents"][0], metas, generation)
         hits = [
             schema.hit_from(chunk_id, text, meta, 1.0 - float(distance))
             for chunk_id, text, meta, distance in zip(
@@ -668,29 +669,36 @@ class ChromaStore:
             )
             if text is not None
         ]
-        return self._committed(hits)
+        return self._committed(hits, generation)
 
     @_retrying
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Hit]:
         """Chunks by id (unknown ids are skipped), with score 0."""
         if not chunk_ids:
             return []
+        generation = self.signature()
         got = self._chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        texts = self._texts(got["ids"], got["documents"], got["metadatas"])
+        texts = self._texts(got["ids"], got["documents"], got["metadatas"], generation)
         by_id = {
             cid: schema.hit_from(cid, text, meta, 0.0)
             for cid, text, meta in zip(got["ids"], texts, got["metadatas"], strict=True)
             if text is not None
         }
-        return self._committed([by_id[c] for c in chunk_ids if c in by_id])
+        return self._committed([by_id[c] for c in chunk_ids if c in by_id], generation)
 
     def _texts(
-        self, ids: Sequence[str], documents: Sequence[str | None], metas: Sequence[Any]
+        self,
+        ids: Sequence[str],
+        documents: Sequence[str | None],
+        metas: Sequence[Any],
+        generation: str | None = None,
     ) -> list[str | None]:
         """Each chunk's text: the document stored with it (indexes written before chunks
         were kept without one), else its article body's [start:end]. None when the article
         has no row or its row is another version (its chunk ids no longer list this one):
-        a chunk caught in the middle of a write, which readers skip."""
+        a chunk caught in the middle of a write, which readers skip. The rows read say
+        which chunks are live: kept for `_committed` when the store `generation` read
+        before them is given."""
         needed = {
             cid: str((meta or {}).get("article_id", ""))
             for cid, doc, meta in zip(ids, documents, metas, strict=True)
@@ -699,6 +707,7 @@ class ChromaStore:
         bodies = self._bodies.get(needed)
         wanted = list(dict.fromkeys(aid for cid, aid in needed.items() if cid not in bodies))
         batch = self._batch_size()
+        live = dict.fromkeys(wanted, frozenset[str]())  # no row: nothing of it is live
         for start in range(0, len(wanted), batch):
             got = self._articles.get(
                 ids=wanted[start : start + batch], include=["documents", "metadatas"]
@@ -706,7 +715,10 @@ class ChromaStore:
             for aid, body, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 version = _Body(frozenset(schema.record_from(aid, meta).chunk_ids), body or "")
                 self._bodies.put(aid, version)
+                live[aid] = version.chunk_ids
                 bodies.update((cid, version) for cid in version.chunk_ids if cid in needed)
+        if live and generation is not None:
+            self._note_live(generation, live)
         texts: list[str | None] = []
         for cid, doc, meta in zip(ids, documents, metas, strict=True):
             meta = meta or {}
@@ -719,13 +731,13 @@ class ChromaStore:
                 texts.append(kept.text[int(meta.get("start", 0)) : int(meta.get("end", 0))])
         return texts
 
-    def _committed(self, hits: list[Hit]) -> list[Hit]:
+    def _committed(self, hits: list[Hit], generation: str) -> list[Hit]:
         """Only chunks their article's row lists: while a write is in flight (or after an
         interrupted one) a chunk can exist before its row lands or after it was replaced;
-        readers must never see such a half-written article."""
+        readers must never see such a half-written article. `generation`: the store's,
+        read before the chunks were."""
         if not hits:
             return hits
-        generation = self.signature()
         article_ids = list(dict.fromkeys(h.article_id for h in hits))
         with self._live_lock:
             if generation != self._live_generation:
@@ -737,11 +749,17 @@ class ChromaStore:
             found = dict.fromkeys(wanted, frozenset[str]())  # no row: nothing of it is live
             for aid, record in self._rows(wanted).items():
                 found[aid] = frozenset(record.chunk_ids)
-            with self._live_lock:
-                if generation == self._live_generation:
-                    self._live.update(found)
+            self._note_live(generation, found)
             known.update(found)
         return [h for h in hits if h.chunk_id in known[h.article_id]]
+
+    def _note_live(self, generation: str, live: dict[str, frozenset[str]]) -> None:
+        """Remember which chunks of these articles their rows, read at `generation`, list."""
+        with self._live_lock:
+            if generation != self._live_generation:
+                self._live.clear()
+                self._live_generation = generation
+            self._live.update(live)
 
     def iter_chunks(self, *, batch: int = 5000) -> Iterator[StoredChunk]:
         """Every stored chunk, in batches read by id (for keyword indexes and consistency

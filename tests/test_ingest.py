@@ -309,3 +309,18 @@ def test_holdings_not_kept_for_the_store_as_it_is_are_not_trusted(store, corpus,
     held = store.holdings(store.signature())
     assert held is not None and held.facts() == held_by_rows(store)
     assert held.outlets == {"Wire": 2, "Post": 1}
+
+
+def test_a_search_reads_its_articles_rows_once(store, open_store, corpus, embedder):
+    """The rows read for the chunks' texts also say which chunks are live: a search on a
+    new process reads no article row a second time."""
+    ingest([corpus], store=store, embedder=embedder)
+    fresh = open_store(embedding_model="all-MiniLM-L6-v2")
+
+    def read_again(article_ids):
+        raise AssertionError(f"article rows read again: {article_ids}")
+
+    fresh._rows = read_again
+    hits = fresh.search(embedder.embed_query("battery plant"), k=5)
+    assert hits and all(h.text for h in hits)
+    assert {h.article_id for h in hits} <= set(store.records())
