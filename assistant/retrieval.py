@@ -336,7 +336,7 @@ class Searcher:
             runner_up = None
             if best is not None:
                 taken.add(best.article_id)
-                best, best.support = self._best_passage(part, best, ranked)
+                best = self._best_passage(part, best, ranked)
                 runner_up = next(
                     (
                         c
@@ -380,18 +380,22 @@ class Searcher:
 
     def _best_passage(
         self, part: Part, best: _Candidate, ranked: Sequence[_Candidate]
-    ) -> tuple[_Candidate, float]:
+    ) -> _Candidate:
         """Of the part's article's chunks among `ranked`, the one holding the sentence that
         best states the part (a chunk's vector blurs its sentences: the part is usually
-        one sentence of a long article), with that sentence's support for the part.
-        Without a sentence ranker: `best`, support 0."""
+        one sentence of a long article), its `support` set to how well that sentence
+        states the part. Without a sentence ranker: `best`, support 0."""
         if self.sentence_ranker is None:
-            return best, 0.0
+            return best
         same = [c for c in ranked if c.article_id == best.article_id][: self.passages]
         self._fill_hits(same)
         same = [c for c in same if c.hit is not None] or [best]
         chosen = self.sentence_ranker(part.query(), [c.hit for c in same if c.hit is not None])
-        return (same[chosen[0]], chosen[1]) if chosen is not None else (best, 0.0)
+        if chosen is None:
+            return best
+        passage = same[chosen[0]]
+        passage.support = chosen[1]
+        return passage
 
     def _diverse(
         self, ranked: Sequence[_Candidate], k: int, *, first: Sequence[_Candidate] = ()
