@@ -38,6 +38,7 @@ from . import tracking
 from .backends import Backend, make_backend
 from .backends.extractive import ExtractiveBackend
 from .chain import ChainInput, build_chain
+from .memory import limit_malloc_arenas
 from .models import EMPTY_INDEX, Answer, AnswerChunk, Timeline, Turn
 from .retrieval import Searcher
 from .retriever import NewsRetriever
@@ -101,6 +102,7 @@ class NewsAssistant:
     ) -> None:
         self.settings = settings
         self.guard_fetches = guard_fetches
+        limit_malloc_arenas(settings.malloc_arenas)
         # A value given here takes the place of the cached property's first computation.
         if embedder is not None:
             self.embedder = embedder

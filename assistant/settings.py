@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     lock_wait: float = Field(
         120.0, ge=0, description="ASSISTANT_LOCK_WAIT: seconds to wait for another ingest"
     )
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="ASSISTANT_MALLOC_ARENAS: memory pools glibc keeps for the process's "
+        "threads (0: glibc's own default, eight per core; MALLOC_ARENA_MAX, when set, wins)",
+    )
     fetch_timeout: float = Field(
         20.0,
         gt=0,
