@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from browser_app import serving
+from conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -131,3 +132,36 @@ def test_ingest_reports_each_file_and_the_index_follows(client, tmp_path):
 
     assert client.predict([tidal["id"]], api_name="/remove") == {"removed": 1}
     assert client.predict(api_name="/stats")["articles"] == before
+
+
+def test_a_launch_whose_page_answered_late_is_tried_again(sample_assistant, monkeypatch, caplog):
+    """Gradio gives up when its own page does not answer within 3 s of starting (a busy
+    machine): the launch is tried again, and the server then answers."""
+    import gradio.networking
+    import httpx
+
+    checked = []
+    real = gradio.networking.url_ok
+
+    def late_once(url):
+        checked.append(url)
+        return len(checked) > 1 and real(url)
+
+    monkeypatch.setattr(gradio.networking, "url_ok", late_once)
+    with caplog.at_level("WARNING", logger="assistant.ui"), serving(sample_assistant) as url:
+        assert httpx.get(url, timeout=30).status_code == 200
+    assert len(checked) == 2
+    assert "did not answer in time" in caplog.text
+
+
+def test_a_launch_whose_page_never_answers_says_why(sample_assistant, monkeypatch):
+    import gradio.networking
+
+    from assistant.ui import build_app, launch
+    from index.errors import UserError
+
+    monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)
+    app = build_app(sample_assistant)
+    port = free_port()
+    with pytest.raises(UserError, match=f"127.0.0.1:{port} .* did not answer within 3 s"):
+        launch(app, host="127.0.0.1", port=port, block=False, quiet=True)

@@ -48,6 +48,8 @@ __all__ = [
 
 log = logging.getLogger("assistant.ui")
 
+# Tries of a launch whose own page did not answer within Gradio's 3 s.
+LAUNCH_TRIES = 3
 AUTH_MESSAGE = "Sign in to the News Assistant with the user name and password you were given."
 
 
@@ -75,22 +77,41 @@ def launch(
     With `auth` (user, password) pairs, the page and every API call need a login.
     `max_file_mb` is the app's per-file limit (ASSISTANT_MAX_FILE_MB): the server stops any
     file over UPLOAD_CAP_FACTOR times it while it arrives.
-    With `block=False` it returns at once and the server runs until `app.close()`."""
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=not block,
-        show_error=False,
-        max_file_size=int(UPLOAD_CAP_FACTOR * max_file_mb * 1024 * 1024),
-        auth=list(auth) or None,
-        auth_message=AUTH_MESSAGE if auth else None,
-        theme=_theme(),
-        css=static("ui.css"),
-        footer_links=["api"],
-        ssr_mode=False,
-        quiet=quiet,
-    )
-    return str(url)
+    With `block=False` it returns at once and the server runs until `app.close()`.
+
+    Gradio checks that its own page answers within 3 s of starting and gives up at once
+    otherwise ("localhost is not accessible"): on a busy machine (2 cores serving a model
+    and an ingest) a first request can take longer, so the launch is tried three times."""
+    for attempt in range(1, LAUNCH_TRIES + 1):
+        try:
+            _, url, _ = app.launch(
+                server_name=host,
+                server_port=port,
+                prevent_thread_lock=not block,
+                show_error=False,
+                max_file_size=int(UPLOAD_CAP_FACTOR * max_file_mb * 1024 * 1024),
+                auth=list(auth) or None,
+                auth_message=AUTH_MESSAGE if auth else None,
+                theme=_theme(),
+                css=static("ui.css"),
+                footer_links=["api"],
+                ssr_mode=False,
+                quiet=quiet,
+            )
+            return str(url)
+        except ValueError as error:
+            if "localhost is not accessible" not in str(error):
+                raise
+            app.close()
+            if attempt == LAUNCH_TRIES:
+                raise UserError(
+                    f"the web UI started on {host}:{port} but its own page did not answer "
+                    f"within 3 s, {LAUNCH_TRIES} times; the machine may be too busy, or a "
+                    "proxy setting (HTTP_PROXY without NO_PROXY=localhost) sends local "
+                    "requests away: try again, or unset the proxy for localhost"
+                ) from error
+            log.warning("the web UI's page did not answer in time; starting it again")
+    raise AssertionError("unreachable")
 
 
 def is_loopback(host: str) -> bool:
