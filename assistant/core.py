@@ -131,6 +131,7 @@ class NewsAssistant:
             headers=s.chroma_headers,
             collection=s.collection,
             embedding_model=s.embedding_model,
+            chunk_texts=s.store_chunk_text,
         )
 
     @cached_property

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     lock_wait: float = Field(
         120.0, ge=0, description="ASSISTANT_LOCK_WAIT: seconds to wait for another ingest"
     )
+    store_chunk_text: bool = Field(
+        True,
+        description="ASSISTANT_STORE_CHUNK_TEXT: write each chunk's text with its vector "
+        "(false: about a third less disk, each text sliced from its article's body when read, "
+        "searches slower at scale)",
+    )
     malloc_arenas: int = Field(
         2,
         ge=0,

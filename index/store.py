@@ -111,10 +111,14 @@ class ChromaStore:
         headers: dict[str, str] | None = None,
         collection: str = "news",
         embedding_model: str | None = None,
+        chunk_texts: bool = True,
     ) -> None:
         import chromadb
 
         self.collection_name = collection
+        # Whether chunks are written with their text; without, a chunk's text is sliced from
+        # its article's body when read (less disk, slower reads: see `_texts`).
+        self.chunk_texts = chunk_texts
         # Chroma's own type hints are narrower than what it accepts; the store is the fence.
         self._client: Any
         self._chunks: Any
@@ -277,18 +281,25 @@ class ChromaStore:
         limit = self._batch_size()
         ids: list[str] = []
         metadatas: list[dict[str, Any]] = []
+        texts: list[str] = []
         start = 0
 
         def flush() -> None:
             nonlocal start
             if ids:
                 end = start + len(ids)
-                self._chunks.upsert(ids=ids, embeddings=vectors[start:end], metadatas=metadatas)
+                self._chunks.upsert(
+                    ids=ids,
+                    embeddings=vectors[start:end],
+                    metadatas=metadatas,
+                    documents=texts if self.chunk_texts else None,
+                )
                 start = end
                 ids.clear()
                 metadatas.clear()
+                texts.clear()
 
-        # No chunk text: a chunk is its article's body[start:end], and the body is kept once,
+        # Without chunk texts a chunk is its article's body[start:end], the body kept once,
         # in the article's row (Chroma keeps each document four times over: as metadata, in
         # an index of it and in a full-text index of trigrams that nothing here uses).
         for article, chunks, _ in items:
@@ -296,6 +307,7 @@ class ChromaStore:
                 flush()
             ids.extend(_chunk_ids(article, len(chunks)))
             metadatas.extend(schema.chunk_metadata(article, chunks))
+            texts.extend(chunk.text for chunk in chunks)
         flush()
 
     def _write_rows(self, items: Sequence[tuple[Article, list[Chunk], SourceFile]]) -> None:

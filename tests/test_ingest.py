@@ -75,9 +75,32 @@ def test_bookkeeping_matches_chroma(store, corpus, embedder):
         assert chunk.metadata["published_int"] in (20250101, 20250203)
 
 
-def test_a_chunk_is_its_article_body_sliced_and_its_text_is_not_stored_again(
+@pytest.fixture
+def textless(open_store):
+    """A store that writes chunks without their text (ASSISTANT_STORE_CHUNK_TEXT=false)."""
+    return open_store(embedding_model="all-MiniLM-L6-v2", chunk_texts=False)
+
+
+def test_chunks_are_stored_with_their_text_and_searches_read_no_article_body(
     store, corpus, embedder
 ):
+    ingest([corpus], store=store, embedder=embedder)
+    stored = store._chunks.get(include=["documents", "metadatas"])
+    for text, meta in zip(stored["documents"], stored["metadatas"], strict=True):
+        _, body = store.get_article(meta["article_id"])
+        assert text and text == body[meta["start"] : meta["end"]]
+    reads = []
+    real_get = store._articles.get
+    store._articles.get = lambda **kw: reads.append(kw.get("include")) or real_get(**kw)
+    best = store.search(embedder.embed_query("a recycling plant in Ohio"), k=3)[0]
+    assert best.text.startswith("Alpha Corp opened a recycling plant in Ohio")
+    assert reads and not any("documents" in (include or []) for include in reads)
+
+
+def test_a_chunk_is_its_article_body_sliced_and_its_text_is_not_stored_again(
+    textless, corpus, embedder
+):
+    store = textless
     ingest([corpus], store=store, embedder=embedder)
     stored = store._chunks.get(include=["documents"])
     assert stored["ids"] and not any(stored["documents"])
@@ -90,7 +113,8 @@ def test_a_chunk_is_its_article_body_sliced_and_its_text_is_not_stored_again(
     assert best.text.startswith("Alpha Corp opened a recycling plant in Ohio")
 
 
-def test_an_edited_article_is_read_in_its_new_version(store, corpus, embedder):
+def test_an_edited_article_is_read_in_its_new_version(textless, corpus, embedder):
+    store = textless
     ingest([corpus], store=store, embedder=embedder)
     before = store.get_chunks(sorted(chunk_ids_in(store)))  # the bodies read are kept
     assert any("Ohio" in h.text for h in before)
@@ -311,11 +335,12 @@ def test_holdings_not_kept_for_the_store_as_it_is_are_not_trusted(store, corpus,
     assert held.outlets == {"Wire": 2, "Post": 1}
 
 
-def test_a_search_reads_its_articles_rows_once(store, open_store, corpus, embedder):
-    """The rows read for the chunks' texts also say which chunks are live: a search on a
-    new process reads no article row a second time."""
+def test_a_search_reads_its_articles_rows_once(textless, open_store, corpus, embedder):
+    """Chunks kept without their text: the rows read for the texts also say which chunks
+    are live, so a search on a new process reads no article row a second time."""
+    store = textless
     ingest([corpus], store=store, embedder=embedder)
-    fresh = open_store(embedding_model="all-MiniLM-L6-v2")
+    fresh = open_store(embedding_model="all-MiniLM-L6-v2", chunk_texts=False)
 
     def read_again(article_ids):
         raise AssertionError(f"article rows read again: {article_ids}")
