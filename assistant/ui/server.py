@@ -103,15 +103,16 @@ def launch(
             if "localhost is not accessible" not in str(error):
                 raise
             app.close()
-            if attempt == LAUNCH_TRIES:
-                raise UserError(
-                    f"the web UI started on {host}:{port} but its own page did not answer "
-                    f"within 3 s, {LAUNCH_TRIES} times; the machine may be too busy, or a "
-                    "proxy setting (HTTP_PROXY without NO_PROXY=localhost) sends local "
-                    "requests away: try again, or unset the proxy for localhost"
-                ) from error
-            log.warning("the web UI's page did not answer in time; starting it again")
-    raise AssertionError("unreachable")
+            late = error
+            log.warning(
+                "the web UI's page did not answer in time (try %d of %d)", attempt, LAUNCH_TRIES
+            )
+    raise UserError(
+        f"the web UI started on {host}:{port} but its own page did not answer within 3 s, "
+        f"{LAUNCH_TRIES} times; the machine may be too busy, or a proxy setting (HTTP_PROXY "
+        "without NO_PROXY=localhost) sends local requests away: try again, or unset the "
+        "proxy for localhost"
+    ) from late
 
 
 def is_loopback(host: str) -> bool:
