@@ -58,37 +58,66 @@ BACKGROUND_FROM = 10_000  # stored chunks from which a first catch-up runs in th
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _mapped(path: Path, name: str, fallback: Any) -> np.ndarray:
-    """The array `name` of an uncompressed .npz snapshot, mapped from the file instead of
-    read into memory (its pages are read when touched, and are the kernel's to drop):
-    the BM25 weights are touched only for a query's words, the term frequencies only when
-    the index is rebuilt or saved. `fallback` (a callable reading it the usual way, or the
-    array itself) when it cannot be mapped."""
+def _member(data: Any, name: str) -> tuple[int, tuple[int, ...], np.dtype] | None:
+    """Where the array `name` of an open .npz (`np.load`'s NpzFile) starts in its file, with
+    its shape and dtype, when it is stored uncompressed and can be mapped; else None."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(f"{name}.npy")
+        info = data.zip.getinfo(f"{name}.npy")
         if info.compress_type != zipfile.ZIP_STORED:
-            raise ValueError("compressed")
-        with open(path, "rb") as f:
-            f.seek(info.header_offset)
-            local = f.read(30)
-            if local[:4] != b"PK\x03\x04":
-                raise ValueError("not a zip member")
-            name_len, extra_len = struct.unpack("<HH", local[26:30])
-            f.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise ValueError("unknown .npy version")
-            offset = f.tell()
+            return None
+        f = data.fid
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if local[:4] != b"PK\x03\x04":
+            return None
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            return None
         if fortran or dtype.hasobject or not int(np.prod(shape)):
-            raise ValueError("not mappable")
-        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return fallback() if callable(fallback) else fallback
+            return None
+        return f.tell(), shape, dtype
+    except (OSError, ValueError, KeyError, AttributeError, struct.error):
+        return None
+
+
+def _mapped(data: Any, path: Path, name: str) -> np.ndarray:
+    """The array `name` of an open uncompressed .npz snapshot, mapped from the file instead
+    of read into memory (its pages are read when touched, and are the kernel's to drop):
+    the postings and the vocabulary are touched only for a query's words, the term
+    frequencies only when the index is rebuilt or saved. Read the usual way when it cannot
+    be mapped."""
+    where = _member(data, name)
+    if where is None:
+        return np.asarray(data[name])
+    offset, shape, dtype = where
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
+def _bounds(array: np.ndarray, block: int = 1 << 22) -> tuple[int, int]:
+    """(min, max) of a non-empty 1-D array; a mapped one is read from its file a block at a
+    time, so that checking it does not make the whole array resident in this process."""
+    if not isinstance(array, np.memmap) or not isinstance(array.filename, str):
+        return int(array.min()), int(array.max())
+    low, high = None, None
+    with open(array.filename, "rb") as f:
+        f.seek(array.offset)
+        left = len(array)
+        while left:
+            part = np.fromfile(f, dtype=array.dtype, count=min(block, left))
+            if not len(part):
+                raise ValueError("keyword snapshot ends early")
+            left -= len(part)
+            lo, hi = int(part.min()), int(part.max())
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+    assert low is not None and high is not None
+    return low, high
 
 
 class _Stopped(Exception):
@@ -723,14 +752,16 @@ class KeywordIndex:
                 or (header.get("k1"), header.get("b")) != (self.k1, self.b)
             ):
                 return None
-            vocab_ends = data["vocab_ends"]
             self._hashed_vocab = "vocab_hashes" in data.files
             if self._hashed_vocab:
                 vocab = Vocab.from_sorted(
-                    data["vocab"], vocab_ends, data["vocab_hashes"], data["vocab_slots"]
+                    _mapped(data, path, "vocab"),
+                    _mapped(data, path, "vocab_ends"),
+                    _mapped(data, path, "vocab_hashes"),
+                    _mapped(data, path, "vocab_slots"),
                 )
             else:
-                vocab = Vocab(data["vocab"], vocab_ends)
+                vocab = Vocab(data["vocab"], data["vocab_ends"])
             articles = _unpack(data["articles"], data["article_ends"])
             sources = _unpack(data["sources"], data["source_ends"])
             per_doc: dict[str, Any] = {
@@ -744,18 +775,14 @@ class KeywordIndex:
                     "alive",
                 )
             }
-            weights = (
-                _mapped(path, "main_weights", lambda: data["main_weights"])
-                if "main_weights" in data.files
-                else None
-            )
+            weights = _mapped(data, path, "main_weights") if "main_weights" in data.files else None
             postings: dict[str, _Postings | None] = {}
             for name in ("main", "delta"):
                 postings[name] = (
                     _Postings(
                         data[f"{name}_indptr"],
-                        data[f"{name}_docs"],
-                        _mapped(path, f"{name}_tf", lambda key=f"{name}_tf": data[key]),
+                        _mapped(data, path, f"{name}_docs"),
+                        _mapped(data, path, f"{name}_tf"),
                     )
                     if f"{name}_indptr" in data.files
                     else None
@@ -773,13 +800,12 @@ class KeywordIndex:
             p = postings[name]
             if p is None:
                 continue
-            if (
-                p.n_terms > n_terms
-                or int(p.indptr[-1]) != len(p.docs)
-                or len(p.tf) != len(p.docs)
-                or (len(p.docs) and not 0 <= int(p.docs.min()) <= int(p.docs.max()) < size)
-            ):
+            if p.n_terms > n_terms or int(p.indptr[-1]) != len(p.docs) or len(p.tf) != len(p.docs):
                 raise ValueError("inconsistent keyword snapshot")
+            if len(p.docs):
+                low, high = _bounds(p.docs)
+                if not 0 <= low <= high < size:
+                    raise ValueError("inconsistent keyword snapshot")
         main = postings["main"]
         state = replace(
             _empty_state(),

@@ -144,7 +144,7 @@ class Vocab:
     ) -> Vocab:
         """From a snapshot that kept the sorted hashes and their ids as well."""
         vocab = cls()
-        vocab._t = _Table(buffer, ends, hashes, slots.astype(np.int32))
+        vocab._t = _Table(buffer, ends, hashes, slots.astype(np.int32, copy=False))
         return vocab
 
     def __len__(self) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.keyword import KeywordIndex, tokenize
+from index.keyword import KeywordIndex, _bounds, _mapped, tokenize
 
 WORDS = (
     "harbour ferry storm turbine wind offshore bakery bread rail strike driver pay union "
@@ -127,9 +127,23 @@ def test_a_snapshot_round_trip_gives_identical_results_without_fetching(indexed)
     for query in QUERIES:
         assert found(again, query) == found(index, query)
     assert calls == []  # the snapshot's signature is the store's: nothing fetched
-    # The weights and term frequencies are mapped from the file, not read into memory.
+    # The postings and the vocabulary are mapped from the file, not read into memory.
     assert isinstance(again._state.weights, np.memmap)
     assert isinstance(again._state.main.tf, np.memmap)
+    assert isinstance(again._state.main.docs, np.memmap)
+    table = again._vocab._t
+    assert all(isinstance(a, np.memmap) for a in (table.buffer, table.ends, table.hashes))
+    assert isinstance(table.slots, np.memmap)
+
+
+def test_a_mapped_array_is_checked_a_block_at_a_time(tmp_path):
+    values = np.array([7, 3, 9, -2, 5, 11, 4], dtype=np.int32)
+    np.savez(tmp_path / "a.npz", docs=values)
+    with np.load(tmp_path / "a.npz") as data:
+        mapped = _mapped(data, tmp_path / "a.npz", "docs")
+    assert isinstance(mapped, np.memmap)
+    assert [_bounds(mapped, block=b) for b in (1, 2, 3, 100)] == [(-2, 11)] * 4
+    assert _bounds(values) == (-2, 11)
 
 
 def test_a_snapshot_without_the_vocab_hashes_is_read_and_written_again_with_them(indexed):
@@ -293,7 +307,7 @@ def test_additions_go_to_the_delta_and_removals_are_masked(indexed, tmp_path):
     assert all(not h.article_id.startswith("a00") for h in index.search("rail strike", k=100))
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "inconsistent"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "inconsistent", "doc id"])
 def test_a_damaged_snapshot_is_ignored_and_rebuilt(indexed, damage):
     index = fresh(indexed)
     expected = {q: found(index, q) for q in QUERIES}
@@ -306,7 +320,10 @@ def test_a_damaged_snapshot_is_ignored_and_rebuilt(indexed, damage):
     else:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-        arrays["lengths"] = arrays["lengths"][:-1]
+        if damage == "inconsistent":
+            arrays["lengths"] = arrays["lengths"][:-1]
+        else:  # a mapped posting that names a chunk the snapshot does not hold
+            arrays["main_docs"][-1] = len(arrays["lengths"]) + 5
         np.savez(path, **arrays)
     again = fresh(indexed)
     assert {q: found(again, q) for q in QUERIES} == expected
