@@ -73,17 +73,14 @@ def model_location(model: str) -> str:
 def _load_model(model: str, device: str) -> Any:
     """One encoder per (model, device) per process: a `MeanPoolingEncoder` for a model
     folder of that common shape (the default one is), else a SentenceTransformer."""
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
-
     location = model_location(model)
     try:
-        from .encoder import MeanPoolingEncoder, plain_layout
+        from .encoder import MeanPoolingEncoder, plain_layout, quiet_transformers
 
         layout = plain_layout(location)
         if layout is not None:
             return MeanPoolingEncoder(location, device=resolve_device(device), layout=layout)
+        quiet_transformers()
         from sentence_transformers import SentenceTransformer
 
         loaded = SentenceTransformer(location, device=resolve_device(device))

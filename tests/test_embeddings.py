@@ -128,13 +128,15 @@ def test_unknown_precision_is_refused_with_the_choices():
 
 
 def test_the_default_model_runs_without_importing_sentence_transformers():
-    """Importing sentence-transformers costs seconds a CLI question does not have."""
+    """Importing sentence-transformers, or transformers' BERT, costs seconds a CLI question
+    does not have."""
     import subprocess
     import sys
 
     code = (
         "import sys; from index import Embedder; v = Embedder().encode(['GEM and Ascend']); "
         "assert v.shape == (1, 384); assert 'sentence_transformers' not in sys.modules; "
+        "assert 'transformers' not in sys.modules, 'transformers imported'; "
         "print(type(Embedder().model).__name__)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -168,3 +170,77 @@ def test_a_model_of_another_shape_goes_through_sentence_transformers(tmp_path):
     )
     assert np.allclose(embedder.encode(texts), expected, atol=1e-5)
     assert np.sum(embedder.encode(texts)[0] * Embedder(precision="fp32").encode(texts)[0]) < 0.99
+
+
+_UNUSUAL = [
+    "GEM and Ascend Elements partner on battery recycling.",
+    "  Leading and trailing   spaces  ",
+    "Accents and scripts: Zürich, São Paulo, Kraków, 東京, Москва, 😀 — “quoted”",
+    "x",
+    "A long one: " + "battery recycling capacity grows " * 120,
+    "",
+]
+
+
+def _transformers_vectors(folder, texts: list[str]) -> tuple[dict, torch.Tensor]:
+    """Word pieces and mean-pooled unit vectors as transformers' own BERT gives them."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModel.from_pretrained(str(folder)).eval()
+    features = dict(
+        tokenizer(
+            [t.strip() for t in texts],
+            padding=True,
+            truncation="longest_first",
+            max_length=256,
+            return_tensors="pt",
+        )
+    )
+    with torch.inference_mode():
+        tokens = model(**features).last_hidden_state
+    mask = features["attention_mask"].unsqueeze(-1).float()
+    vectors = torch.nn.functional.normalize((tokens * mask).sum(1) / mask.sum(1), dim=1)
+    return features, vectors
+
+
+def test_the_plain_bert_encoder_gives_transformers_word_pieces_and_vectors():
+    """The page of torch that runs the default model is BERT as transformers runs it: the
+    same word pieces (special tokens, padding, the 256 cut) and the same vectors."""
+    model = Embedder(precision="fp32").model
+    assert model._plain
+    features, expected = _transformers_vectors(model_location(DEFAULT_EMBEDDING_MODEL), _UNUSUAL)
+    got_features = model.tokenize(_UNUSUAL)
+    assert set(got_features) == set(features)
+    for key, value in features.items():
+        assert torch.equal(got_features[key], value), key
+    assert features["input_ids"].shape[1] == 256  # the long text was cut
+    with torch.inference_mode():
+        got = model(got_features)["sentence_embedding"]
+    assert torch.allclose(got, expected, atol=1e-6), (got - expected).abs().max()
+
+
+def test_a_bert_folder_whose_tokenizer_files_disagree_goes_through_transformers(tmp_path):
+    """tokenizer_config.json says not to lower-case while tokenizer.json does: transformers
+    rebuilds the normaliser from the config, so the folder loads through transformers and
+    its vectors are transformers' own."""
+    import json
+    import shutil
+
+    from index.encoder import MeanPoolingEncoder, plain_layout
+
+    folder = tmp_path / "cased"
+    shutil.copytree(model_location(DEFAULT_EMBEDDING_MODEL), folder)
+    settings_file = folder / "tokenizer_config.json"
+    settings = json.loads(settings_file.read_text())
+    settings_file.write_text(json.dumps(settings | {"do_lower_case": False}))
+    layout = plain_layout(folder)
+    assert layout is not None
+    encoder = MeanPoolingEncoder(folder, device="cpu", layout=layout)
+    assert not encoder._plain
+    texts = ["GEM and Ascend Elements", "gem and ascend elements"]
+    _, expected = _transformers_vectors(folder, texts)
+    with torch.inference_mode():
+        got = encoder(encoder.tokenize(texts))["sentence_embedding"]
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert float(got[0] @ got[1]) < 0.9999  # cased now: the two differ
