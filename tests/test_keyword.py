@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.keyword import KeywordIndex, _bounds, _mapped, tokenize
+from index.keyword import KeywordIndex, _aligned, _bounds, _mapped, _write_aligned, tokenize
 
 WORDS = (
     "harbour ferry storm turbine wind offshore bakery bread rail strike driver pay union "
@@ -138,12 +139,64 @@ def test_a_snapshot_round_trip_gives_identical_results_without_fetching(indexed)
 
 def test_a_mapped_array_is_checked_a_block_at_a_time(tmp_path):
     values = np.array([7, 3, 9, -2, 5, 11, 4], dtype=np.int32)
-    np.savez(tmp_path / "a.npz", docs=values)
+    _write_aligned(tmp_path / "a.npz", {"docs": values})
     with np.load(tmp_path / "a.npz") as data:
         mapped = _mapped(data, tmp_path / "a.npz", "docs")
     assert isinstance(mapped, np.memmap)
     assert [_bounds(mapped, block=b) for b in (1, 2, 3, 100)] == [(-2, 11)] * 4
     assert _bounds(values) == (-2, 11)
+
+
+def test_every_array_of_a_snapshot_starts_aligned_and_reads_back(tmp_path):
+    """Mapped arrays must be aligned to their items: numpy copies a whole unaligned array
+    to search it (the vocabulary's hashes, at every query word)."""
+    rng = np.random.default_rng(3)
+    arrays = {
+        "a": np.arange(5, dtype=np.uint8),
+        "odd_name_b": rng.integers(0, 2**63, 1001, dtype=np.uint64),
+        "c": np.array([b"x" * 7, b"y" * 7]),
+        "d": rng.random(333).astype(np.float32),
+        "e": np.zeros(0, dtype=np.int64),
+    }
+    path = tmp_path / "s.npz"
+    _write_aligned(path, arrays)
+    with np.load(path, allow_pickle=False) as data:
+        assert sorted(data.files) == sorted(arrays)
+        for name, array in arrays.items():
+            assert np.array_equal(data[name], array) and data[name].dtype == array.dtype
+        assert _aligned(data)
+        hashes = _mapped(data, path, "odd_name_b")
+        assert isinstance(hashes, np.memmap) and hashes.flags.aligned
+        assert hashes.offset % 64 == 0
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None  # every member's CRC holds
+    np.savez(path, **arrays)  # numpy's own layout: members wherever they fall
+    with np.load(path, allow_pickle=False) as data:
+        assert not _aligned(data)
+        read = _mapped(data, path, "odd_name_b")
+        assert read.flags.aligned and np.array_equal(read, arrays["odd_name_b"])
+
+
+def test_a_snapshot_of_numpys_layout_is_read_and_written_again_aligned(indexed):
+    """Snapshots the last release wrote (np.savez: arrays at any offset) still load, their
+    unaligned arrays read instead of mapped, and are written again aligned."""
+    index = fresh(indexed)
+    expected = {q: found(index, q) for q in QUERIES}
+    assert index.wait(timeout=60)
+    path = index.cache_path
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    np.savez(path, **arrays)
+    with np.load(path, allow_pickle=False) as data:
+        assert not _aligned(data)
+    older = fresh(indexed)
+    assert {q: found(older, q) for q in QUERIES} == expected
+    assert older.wait(timeout=60)
+    with np.load(path, allow_pickle=False) as data:
+        assert _aligned(data)
+    again = fresh(indexed)
+    assert {q: found(again, q) for q in QUERIES} == expected
+    assert isinstance(again._vocab._t.hashes, np.memmap)
 
 
 def test_a_snapshot_without_the_vocab_hashes_is_read_and_written_again_with_them(indexed):
