@@ -200,6 +200,7 @@ class Searcher:
         # article's best chunks it compares.
         self.sentence_ranker: Callable[[str, list[Hit]], tuple[int, float] | None] | None = None
         self.passages = 6
+        self.fact_pool = 8  # chunks whose sentences are compared for a fact the question states
 
     @classmethod
     def from_settings(cls, store: ChromaStore, embedder: Embedder, settings: Settings) -> Searcher:
@@ -358,11 +359,12 @@ class Searcher:
         k: int,
         where: SearchFilter | None,
     ) -> list[_Candidate]:
-        """For each fact the question states about its subject, the best chunk within the
-        outlets it names when that chunk's article is not a source yet: "Which company,
-        scrutinized by consumer groups over ... and by EU regulators for ..., as reported
-        by TechCrunch?" may need a TechCrunch article for each fact. Not when a part names
-        a date: the dated reports are the ones the question is about."""
+        """For each fact the question states about its subject, the chunk within the
+        outlets it names whose sentence states it best, from an article that is not a
+        source yet: "Which company, scrutinized by consumer groups over ... and by EU
+        regulators for ..., as reported by TechCrunch?" may need a TechCrunch article for
+        each fact. Not when a part names a date: the dated reports are the ones the
+        question is about."""
         if any(part.since or part.until for part in parts):
             return []
         outlets = tuple(dict.fromkeys(s for part in parts for s in part.sources))
@@ -372,11 +374,27 @@ class Searcher:
         taken = {c.article_id for c in picked if c is not None}
         found: list[_Candidate] = []
         for fact in facts:
-            best = next(iter(self._ranked(fact, k=k, where=within)), None)
+            ranked = self._ranked(fact, k=k, where=within)
+            best = self._states_best(fact, [c for c in ranked if c.article_id not in taken])
+            if best is None:
+                best = next(iter(ranked), None)
             if best is not None and best.article_id not in taken:
                 taken.add(best.article_id)
                 found.append(best)
         return found
+
+    def _states_best(self, text: str, ranked: Sequence[_Candidate]) -> _Candidate | None:
+        """Of the best `fact_pool` chunks, the one holding the sentence that best states
+        `text` (None without a sentence ranker, or without sentences). A fact a question
+        states is often one line of a report about other things, whose chunk as a whole
+        matches less than a chunk about the subject that does not state it."""
+        pool = list(ranked[: self.fact_pool])
+        if self.sentence_ranker is None or not pool:
+            return None
+        self._fill_hits(pool)
+        pool = [c for c in pool if c.hit is not None]
+        chosen = self.sentence_ranker(text, [c.hit for c in pool if c.hit is not None])
+        return pool[chosen[0]] if chosen is not None else None
 
     def _best_passage(
         self, part: Part, best: _Candidate, ranked: Sequence[_Candidate]

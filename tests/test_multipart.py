@@ -13,6 +13,8 @@ from conftest import scripted_llm_assistant
 from openai_server import Reply
 
 from assistant import REFUSAL
+from assistant.parts import facets
+from index import SearchFilter
 
 
 def article(aid: str, source: str, day: str, title: str, body: str) -> dict:
@@ -426,3 +428,71 @@ def write_rows(folder: Path, rows: list[dict]) -> Path:
     path = folder / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+ROUNDUP_CORPUS = [
+    article(
+        "tp-roundup",
+        "Tech Pulse",
+        "2025-11-07",
+        "The week in tech: new phones, a chip deal and a fine",
+        "Brightline unveiled two new phones with larger screens on Monday. A chip maker in "
+        "Taiwan agreed to supply Orvell for five more years. Regulators fined Vantor 40 "
+        "million euros over its data practices. A streaming service raised its prices "
+        "again. Solar start-ups raised record sums this quarter.",
+    ),
+    article(
+        "tp-profile",
+        "Tech Pulse",
+        "2025-11-02",
+        "Vantor, regulators and the data practices question",
+        "Regulators in Europe keep asking about the data practices of Vantor. Vantor says "
+        "its data practices follow the rules regulators wrote, and that euros spent on "
+        "compliance run to the millions. Critics of its data practices want regulators to "
+        "act.",
+    ),
+    article(
+        "tp-strike",
+        "Tech Pulse",
+        "2025-11-10",
+        "Vantor warehouse workers walk out",
+        "Warehouse workers at Vantor went on strike on Monday, demanding higher pay and "
+        "shorter shifts. The strike closed three of its sites.",
+    ),
+    article(
+        "ml-fine",
+        "Metro News",
+        "2025-11-07",
+        "Vantor fined",
+        "Vantor was fined 40 million euros by regulators over its data practices.",
+    ),
+]
+
+
+def test_a_fact_brings_the_report_whose_sentence_states_it(make_assistant, tmp_path):
+    """The fine is one line of a weekly roundup; a profile of the company repeats the
+    fact's words without stating it and matches better as a whole. The fact's source is
+    the chunk whose sentence states it."""
+    path = tmp_path / "roundup.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROUNDUP_CORPUS), encoding="utf-8")
+    assistant = make_assistant(llm="extractive")
+    assistant.ingest([path])
+    question = (
+        "Which company, fined 40 million euros by regulators over its data practices, and "
+        "facing a strike by its warehouse workers, as reported by Tech Pulse?"
+    )
+    searcher = assistant.searcher
+    fact = "fined 40 million euros by regulators over its data practices"
+    assert fact in facets(question, searcher.facts.outlets())
+    within = SearchFilter(sources=("Tech Pulse",))
+    # As a whole chunk, the profile matches the fact better than the roundup does.
+    ranked = [h.article_id for h in searcher.search(fact, k=3, where=within)]
+    assert ranked.index("tp-profile") < ranked.index("tp-roundup")
+
+    found = searcher.retrieve(question, k=3)
+    articles = [h.article_id for h in found.hits]
+    assert "tp-roundup" in articles and "tp-strike" in articles
+    assert "ml-fine" not in articles  # the outlet named holds it
+
+    searcher.fact_pool = 0  # each fact's best chunk as a whole, as before
+    assert "tp-roundup" not in [h.article_id for h in searcher.retrieve(question, k=3).hits]
