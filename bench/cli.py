@@ -37,7 +37,6 @@ marks = [("start", time.perf_counter())]
 def mark(name):
     marks.append((name, time.perf_counter()))
 import torch; mark("import torch")
-import transformers; mark("import transformers")
 import chromadb; mark("import chromadb")
 from assistant.core import NewsAssistant
 from assistant.settings import load_settings
