@@ -263,9 +263,18 @@ def _plain_bert(folder: Path, max_length: int) -> tuple[_WordPieces, _Bert]:
         raise _Unsupported("not a plain BERT encoder with model.safetensors")
     # transformers rebuilds a BERT tokenizer's normaliser from tokenizer_config.json when
     # the two disagree; run tokenizer.json alone only when they agree.
+    # Padded or cut on the left, a text's word pieces and positions differ: run those
+    # through transformers, which reads the sides from these files.
+    sides = (
+        settings.get("padding_side", "right"),
+        settings.get("truncation_side", "right"),
+        str((spec.get("padding") or {}).get("direction", "Right")).lower(),
+        str((spec.get("truncation") or {}).get("direction", "Right")).lower(),
+    )
     normalizer = spec.get("normalizer") or {}
     if (
-        settings.get("tokenizer_class") not in ("BertTokenizer", "BertTokenizerFast")
+        any(side != "right" for side in sides)
+        or settings.get("tokenizer_class") not in ("BertTokenizer", "BertTokenizerFast")
         or normalizer.get("type") != "BertNormalizer"
         or normalizer.get("lowercase") != settings.get("do_lower_case", True)
         or normalizer.get("strip_accents") != settings.get("strip_accents")
@@ -281,8 +290,12 @@ def _plain_bert(folder: Path, max_length: int) -> tuple[_WordPieces, _Bert]:
     if missing:
         raise _Unsupported(f"weights missing or of another shape: {missing[:3]}")
     model.load_state_dict({k: state[k].float() for k in wanted})
-    pad = str(settings.get("pad_token") or "[PAD]")
-    return _WordPieces(folder / "tokenizer.json", max_length=max_length, pad_token=pad), model
+    pad = settings.get("pad_token") or "[PAD]"
+    if isinstance(pad, dict):  # saved as an AddedToken
+        pad = pad.get("content", "[PAD]")
+    # sentence-transformers cuts at the smaller of the two: past its positions BERT has none.
+    max_length = min(max_length, int(config["max_position_embeddings"]))
+    return _WordPieces(folder / "tokenizer.json", max_length=max_length, pad_token=str(pad)), model
 
 
 class MeanPoolingEncoder(torch.nn.Module):

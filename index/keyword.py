@@ -99,7 +99,9 @@ def _mapped(data: Any, path: Path, name: str) -> np.ndarray:
     if where is None or where[0] % max(where[2].alignment, 1):
         return np.asarray(data[name])
     offset, shape, dtype = where
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    # The file `np.load` opened, not the path again: a snapshot written meanwhile by another
+    # process replaces the path, and its arrays sit at other offsets.
+    return np.memmap(data.fid, dtype=dtype, mode="r", offset=offset, shape=shape)
 
 
 def _aligned(data: Any) -> bool:
@@ -129,23 +131,23 @@ def _write_aligned(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, array, allow_pickle=False)
 
 
-def _bounds(array: np.ndarray, block: int = 1 << 22) -> tuple[int, int]:
-    """(min, max) of a non-empty 1-D array; a mapped one is read from its file a block at a
-    time, so that checking it does not make the whole array resident in this process."""
-    if not isinstance(array, np.memmap) or not isinstance(array.filename, str):
+def _bounds(array: np.ndarray, source: Any = None, block: int = 1 << 22) -> tuple[int, int]:
+    """(min, max) of a non-empty 1-D array; a whole mapped one is read from `source` (the
+    open file it is mapped from) a block at a time, so that checking it does not make the
+    whole array resident in this process."""
+    if source is None or not isinstance(array, np.memmap):
         return int(array.min()), int(array.max())
     low, high = None, None
-    with open(array.filename, "rb") as f:
-        f.seek(array.offset)
-        left = len(array)
-        while left:
-            part = np.fromfile(f, dtype=array.dtype, count=min(block, left))
-            if not len(part):
-                raise ValueError("keyword snapshot ends early")
-            left -= len(part)
-            lo, hi = int(part.min()), int(part.max())
-            low = lo if low is None else min(low, lo)
-            high = hi if high is None else max(high, hi)
+    source.seek(array.offset)
+    left = len(array)
+    while left:
+        part = np.fromfile(source, dtype=array.dtype, count=min(block, left))
+        if not len(part):
+            raise ValueError("keyword snapshot ends early")
+        left -= len(part)
+        lo, hi = int(part.min()), int(part.max())
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
     assert low is not None and high is not None
     return low, high
 
@@ -820,25 +822,26 @@ class KeywordIndex:
                     if f"{name}_indptr" in data.files
                     else None
                 )
-        n_docs, built, n_terms = len(per_doc["lengths"]), int(header["built"]), len(vocab)
-        if (
-            any(len(v) != n_docs for v in per_doc.values())
-            or int(header["n_terms"]) != n_terms
-            or not 0 <= built <= n_docs
-            or int(per_doc["article_codes"].max(initial=-1)) >= len(articles)
-            or int(per_doc["source_codes"].max(initial=-1)) >= len(sources)
-        ):
-            raise ValueError("inconsistent keyword snapshot")
-        for name, size in (("main", built), ("delta", n_docs - built)):
-            p = postings[name]
-            if p is None:
-                continue
-            if p.n_terms > n_terms or int(p.indptr[-1]) != len(p.docs) or len(p.tf) != len(p.docs):
+            n_docs, built, n_terms = len(per_doc["lengths"]), int(header["built"]), len(vocab)
+            if (
+                any(len(v) != n_docs for v in per_doc.values())
+                or int(header["n_terms"]) != n_terms
+                or not 0 <= built <= n_docs
+                or int(per_doc["article_codes"].max(initial=-1)) >= len(articles)
+                or int(per_doc["source_codes"].max(initial=-1)) >= len(sources)
+            ):
                 raise ValueError("inconsistent keyword snapshot")
-            if len(p.docs):
-                low, high = _bounds(p.docs)
-                if not 0 <= low <= high < size:
+            for name, size in (("main", built), ("delta", n_docs - built)):
+                p = postings[name]
+                if p is None:
+                    continue
+                sized = int(p.indptr[-1]) == len(p.docs) == len(p.tf)
+                if p.n_terms > n_terms or not sized:
                     raise ValueError("inconsistent keyword snapshot")
+                if len(p.docs):
+                    low, high = _bounds(p.docs, data.fid)
+                    if not 0 <= low <= high < size:
+                        raise ValueError("inconsistent keyword snapshot")
         main = postings["main"]
         state = replace(
             _empty_state(),

@@ -244,3 +244,36 @@ def test_a_bert_folder_whose_tokenizer_files_disagree_goes_through_transformers(
         got = encoder(encoder.tokenize(texts))["sentence_embedding"]
     assert torch.allclose(got, expected, atol=1e-6)
     assert float(got[0] @ got[1]) < 0.9999  # cased now: the two differ
+
+
+@pytest.mark.parametrize(
+    ("change", "plain"),
+    [
+        ({"truncation_side": "left"}, False),  # transformers cuts the start off: its path
+        ({"padding_side": "left"}, False),
+        ({"pad_token": {"content": "[PAD]", "lstrip": False, "rstrip": False}}, True),
+    ],
+)
+def test_tokenizer_settings_the_plain_path_does_not_follow_go_through_transformers(
+    tmp_path, change, plain
+):
+    import json
+    import shutil
+
+    from index.encoder import MeanPoolingEncoder, plain_layout
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_location(DEFAULT_EMBEDDING_MODEL), folder)
+    settings_file = folder / "tokenizer_config.json"
+    settings_file.write_text(json.dumps(json.loads(settings_file.read_text()) | change))
+    layout = plain_layout(folder)
+    assert layout is not None
+    encoder = MeanPoolingEncoder(folder, device="cpu", layout=layout)
+    assert encoder._plain is plain
+    if plain:  # the same word pieces and vectors as the default model's
+        texts = _UNUSUAL[:3]
+        default = Embedder(precision="fp32").model
+        with torch.inference_mode():
+            got = encoder(encoder.tokenize(texts))["sentence_embedding"]
+            expected = default(default.tokenize(texts))["sentence_embedding"]
+        assert torch.equal(got, expected)

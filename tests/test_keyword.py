@@ -142,9 +142,10 @@ def test_a_mapped_array_is_checked_a_block_at_a_time(tmp_path):
     _write_aligned(tmp_path / "a.npz", {"docs": values})
     with np.load(tmp_path / "a.npz") as data:
         mapped = _mapped(data, tmp_path / "a.npz", "docs")
-    assert isinstance(mapped, np.memmap)
-    assert [_bounds(mapped, block=b) for b in (1, 2, 3, 100)] == [(-2, 11)] * 4
-    assert _bounds(values) == (-2, 11)
+        assert isinstance(mapped, np.memmap)
+        bounds = [_bounds(mapped, data.fid, block=b) for b in (1, 2, 3, 100)]
+    assert bounds == [(-2, 11)] * 4
+    assert _bounds(values) == _bounds(mapped) == (-2, 11)
 
 
 def test_every_array_of_a_snapshot_starts_aligned_and_reads_back(tmp_path):
