@@ -178,15 +178,20 @@ def test_every_array_of_a_snapshot_starts_aligned_and_reads_back(tmp_path):
         assert read.flags.aligned and np.array_equal(read, arrays["odd_name_b"])
 
 
-def test_a_snapshot_of_numpys_layout_is_read_and_written_again_aligned(indexed):
-    """Snapshots the last release wrote (np.savez: arrays at any offset) still load, their
-    unaligned arrays read instead of mapped, and are written again aligned."""
+def written_snapshot(indexed) -> tuple[dict, Path, dict[str, np.ndarray]]:
+    """A fresh index's results for QUERIES, its snapshot's path and arrays (once written)."""
     index = fresh(indexed)
     expected = {q: found(index, q) for q in QUERIES}
     assert index.wait(timeout=60)
-    path = index.cache_path
-    with np.load(path, allow_pickle=False) as data:
+    with np.load(index.cache_path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
+    return expected, index.cache_path, arrays
+
+
+def test_a_snapshot_of_numpys_layout_is_read_and_written_again_aligned(indexed):
+    """Snapshots the last release wrote (np.savez: arrays at any offset) still load, their
+    unaligned arrays read instead of mapped, and are written again aligned."""
+    expected, path, arrays = written_snapshot(indexed)
     np.savez(path, **arrays)
     with np.load(path, allow_pickle=False) as data:
         assert not _aligned(data)
@@ -203,12 +208,7 @@ def test_a_snapshot_of_numpys_layout_is_read_and_written_again_aligned(indexed):
 def test_a_snapshot_without_the_vocab_hashes_is_read_and_written_again_with_them(indexed):
     """Snapshots from before the vocabulary kept its sorted hashes still load (the tokens
     are hashed when read) and are written again with them."""
-    index = fresh(indexed)
-    expected = {q: found(index, q) for q in QUERIES}
-    assert index.wait(timeout=60)
-    path = index.cache_path
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
+    expected, path, arrays = written_snapshot(indexed)
     assert len(arrays.pop("vocab_hashes")) == len(arrays.pop("vocab_slots")) > 100
     np.savez(path, **arrays)
     older = fresh(indexed)
